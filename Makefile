@@ -1,0 +1,71 @@
+# housing: `make help` lists the verbs. Every target sets up .venv itself when needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(abspath $(BIN)):$(PATH)
+# Offline machines keep the raw data beside the checkout; HOUSING_RAW_DATA (or data/raw/) wins when set.
+SHARED_DATA := $(abspath ../shared/data/cal_housing.data)
+ifeq ($(origin HOUSING_RAW_DATA), undefined)
+  ifneq ($(wildcard $(SHARED_DATA)),)
+    export HOUSING_RAW_DATA := $(SHARED_DATA)
+  endif
+endif
+NOTEBOOKS := $(wildcard nbs/[0-9]*.ipynb)
+
+readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
+	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
+
+.PHONY: readme help install pipeline test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+
+help: ## list the verbs
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): settings.ini setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (housing)" >/dev/null
+	@touch $@
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+pipeline: $(STAMP) ## data check -> train every model -> promote the champion -> leaderboard
+	$(BIN)/housing pipeline
+
+test: $(STAMP) ## every test: nbdev sync, nbdev_test, nbval, pytest
+	$(BIN)/nbdev_test --n_workers 2
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax $(NOTEBOOKS) tests
+
+test-notebooks: $(STAMP) ## only the library notebooks (nbdev_test)
+	$(BIN)/nbdev_test --n_workers 2
+
+test-py: $(STAMP) ## only pytest (tests/ and nbval)
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax $(NOTEBOOKS) tests
+
+export: $(STAMP) ## regenerate housing/ from the notebooks, clean them, rebuild README.md
+	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
+	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
+
+lab: $(STAMP) ## JupyterLab on the repo with the project's kernel
+	$(BIN)/jupyter lab --notebook-dir=.
+
+mlflow-ui: $(STAMP) ## MLflow UI on the embedded store (or MLFLOW_TRACKING_URI)
+	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --host 127.0.0.1 --port 5000
+
+serve: $(STAMP) ## serve the champion on 127.0.0.1:8000
+	$(BIN)/housing serve
+
+dashboard: $(STAMP) ## the Streamlit dashboard on 127.0.0.1:8501
+	$(BIN)/housing dashboard
+
+monitor: $(STAMP) ## render a drift report from the prediction log
+	$(BIN)/housing monitor
+
+status: $(STAMP) ## terminal summary of champion, traffic and drift
+	$(BIN)/housing status
+
+clean: ## remove generated artefacts (keeps .venv, data/raw and the MLflow store)
+	rm -rf reports/runs reports/drift reports/*.html reports/*.md reports/*.json _docs _proc
