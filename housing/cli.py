@@ -53,6 +53,10 @@ def _cmd_promote(ns):
     from housing.tracking import promote_best
     print(promote_best(metric=ns.metric)); return 0
 
+def _cmd_export_model(ns):
+    from housing.tracking import export_model
+    print(f'exported to {export_model(ns.model_uri, ns.dest)}'); return 0
+
 def _cmd_leaderboard(ns):
     from housing.reports import leaderboard, write_leaderboard
     board = leaderboard()
@@ -111,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add('promote', _cmd_promote, "point alias 'champion' at the version with the best CV RMSE")
     sp.add_argument('--metric', default='cv_rmse_mean', help='run metric to minimise (default: cv_rmse_mean)')
     add('leaderboard', _cmd_leaderboard, 'write reports/leaderboard.html and .md')
+    sp = add('export-model', _cmd_export_model, 'copy a registered model (default: the champion) into a directory, e.g. for an image')
+    sp.add_argument('dest', help='directory to create'); sp.add_argument('--model-uri', default=None)
     sp = add('pipeline', _cmd_pipeline, 'data check -> train-all -> promote -> leaderboard')
     sp.add_argument('models', nargs='*', help='subset of the catalogue (default: all)')
     sp = add('sweep', _cmd_sweep, 'parameter sweep for one model as nested MLflow runs, chosen by CV RMSE')
@@ -135,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/90_cli.ipynb #c009
 def main(argv=None) -> int:
     "Entry point of the `housing` console script"
+    import os
+    # OpenMP's default spin-waiting makes boosted trees 10x slower on a busy 2-core machine; passive waiting costs ~nothing.
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     from housing.data import DataError
     from housing.models import ModelConfigError
     from housing.tracking import ModelNotFound

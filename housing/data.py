@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,10 @@ def _read_raw_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0: _fail(path, 'file is empty (expected 20,640 lines of 9 comma-separated numbers)')
     try: df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=True)
     except pd.errors.EmptyDataError: _fail(path, 'file has no data rows')
-    except pd.errors.ParserError as e: _fail(path, f'wrong number of columns ({e}); expected {len(RAW_COLUMNS)}: {", ".join(RAW_COLUMNS)}')
+    except pd.errors.ParserError as e:
+        m = re.search(r'Expected (\d+) fields in line (\d+), saw (\d+)', str(e))
+        where = f'line {m.group(2)} has {m.group(3)} columns where earlier lines have {m.group(1)}' if m else str(e).strip().replace('\n', ' ')
+        _fail(path, f'wrong number of columns: {where}; expected {len(RAW_COLUMNS)}: {", ".join(RAW_COLUMNS)}')
     except UnicodeDecodeError: _fail(path, 'is not a text file (expected comma-separated numbers)')
     if df.shape[1] != len(RAW_COLUMNS):
         _fail(path, f'has {df.shape[1]} columns, expected {len(RAW_COLUMNS)}: {", ".join(RAW_COLUMNS)} (no header)')

@@ -49,8 +49,10 @@ def _page(title: str, body: str) -> str:
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f'<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>')
 
-def _fmt(v, nd=4):
-    if isinstance(v, float): return '' if pd.isna(v) else f'{v:.{nd}f}'
+_DECIMALS = {'fit s': 1, 'notebook s': 1, 'papermill s': 1, 'ms/row': 3, 'seed claim': 3}  # others: 4
+
+def _fmt(v, column=''):
+    if isinstance(v, float): return '' if pd.isna(v) else f'{v:.{_DECIMALS.get(column, 4)}f}'
     return html.escape(str(v))
 
 # %% ../nbs/42_reports.ipynb #c007
@@ -68,7 +70,7 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     # markdown
     md = [f'# Leaderboard\n\nNewest run per model, best CV RMSE first (RMSE in $100k). Generated {when}.\n',
           '| ' + ' | '.join(shown.columns) + ' |', '|' + '---|' * len(shown.columns)]
-    md += ['| ' + ' | '.join(_fmt(v, 3 if isinstance(v, float) and abs(v) >= 10 else 4) for v in row) + ' |' for row in shown.itertuples(index=False)]
+    md += ['| ' + ' | '.join(_fmt(v, c) for v, c in zip(row, shown.columns)) + ' |' for row in shown.itertuples(index=False)]
     if timing:
         md += ['', f"Pipeline wall time: {timing['total_s']:.1f} s.", '', '| notebook | wall s | cells s | papermill overhead s |', '|---|---|---|---|']
         md += [f"| {n} | {t['wall_s']:.1f} | {t['cells_s']:.1f} | {t['overhead_s']:.1f} |" for n, t in timing['notebooks'].items()]
@@ -77,7 +79,7 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     rows = []
     for i, row in enumerate(shown.itertuples(index=False)):
         cls = ' class="best"' if i == 0 else ''
-        cells = ''.join(f'<td>{_fmt(v)}</td>' for v in row)
+        cells = ''.join(f'<td>{_fmt(v, c)}</td>' for v, c in zip(row, shown.columns))
         link = f'runs/{row[0]}.html'
         rows.append(f'<tr{cls}>' + cells.replace(f'<td>{html.escape(str(row[0]))}</td>', f'<td><a href="{link}">{html.escape(str(row[0]))}</a></td>', 1) + '</tr>')
     body = (f'<p>Newest finished run per model, best CV RMSE first; RMSE in units of $100,000. The champion is chosen '

@@ -88,7 +88,8 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
     t = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(get_settings().root),
-                            kernel_name='python3', progress_bar=progress, log_output=False)
+                            kernel_name='python3', progress_bar=progress, log_output=False,
+                            extra_arguments=['--IPKernelApp.log_level=CRITICAL'])  # no start-up chatter in the terminal
         res.ok = True
     except pm.PapermillExecutionError as e:
         res.error = f'{e.ename}: {e.evalue}'

@@ -15,8 +15,8 @@ import housing
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings
 
 # %% auto #0
-__all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'load_model', 'Promotion', 'promote_best',
-           'latest_runs', 'mark_run_failed']
+__all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'load_model', 'export_model', 'Promotion',
+           'promote_best', 'latest_runs', 'mark_run_failed']
 
 # %% ../nbs/04_tracking.ipynb #c005
 def configure(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
@@ -96,8 +96,7 @@ def load_model(uri: str | None = None, # model URI; default `models:/california-
     tracking_uri = tracking_uri or s.tracking_uri
     mlflow.set_tracking_uri(tracking_uri); mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    if not uri.startswith('models:/'):
-        raise ModelNotFound(f'model URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>')
+    if not uri.startswith('models:/'): return _load_local(uri)
     name, alias, version = _parse_models_uri(uri)
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
@@ -113,6 +112,38 @@ def load_model(uri: str | None = None, # model URI; default `models:/california-
                        metrics=dict(run.data.metrics), metadata=dict(info.metadata or {}), params=dict(run.data.params))
 
 # %% ../nbs/04_tracking.ipynb #c013
+def export_model(uri: str | None = None, # registered model URI; default the champion
+                 dest: Path | str = 'model', # directory to create
+                 tracking_uri: str | None = None) -> Path:
+    "Copy a registered model and its provenance into `dest`, loadable by `load_model(str(dest))`"
+    import json, shutil
+    import mlflow
+    lm = load_model(uri, tracking_uri)
+    dest = Path(dest)
+    if dest.exists(): shutil.rmtree(dest)
+    mlflow.artifacts.download_artifacts(artifact_uri=f'models:/{lm.name}/{lm.version}', dst_path=str(dest))
+    (dest/'registry.json').write_text(json.dumps({'name': lm.name, 'version': lm.version, 'alias': lm.alias, 'run_id': lm.run_id,
+                                                  'uri': lm.uri, 'metrics': lm.metrics, 'params': lm.params}, indent=2))
+    return dest
+
+def _load_local(path: str) -> LoadedModel:
+    "Load an MLflow model directory (e.g. made by `export_model`)"
+    import json
+    import mlflow
+    p = Path(path[len('file://'):] if path.startswith('file://') else path)
+    if not (p/'MLmodel').exists():
+        raise ModelNotFound(f'model URI {path!r}: expected models:/<name>@<alias>, models:/<name>/<version> '
+                            f'or a directory holding an MLflow model (MLmodel file not found)')
+    try: pipeline = mlflow.sklearn.load_model(str(p))
+    except Exception as e: raise ModelNotFound(f'{p} could not be loaded: {type(e).__name__}: {str(e)[:300]}') from None
+    info = mlflow.models.get_model_info(str(p))
+    reg = json.loads((p/'registry.json').read_text()) if (p/'registry.json').exists() else {}
+    md = dict(info.metadata or {})
+    return LoadedModel(pipeline=pipeline, uri=str(p), name=reg.get('name', MODEL_NAME), version=str(reg.get('version', 'local')),
+                       alias=reg.get('alias'), run_id=reg.get('run_id', info.run_id or ''),
+                       metrics=reg.get('metrics', md.get('metrics', {})), metadata=md, params=reg.get('params', {}))
+
+# %% ../nbs/04_tracking.ipynb #c015
 @dataclass
 class Promotion:
     "What `promote_best` did"
@@ -128,7 +159,7 @@ class Promotion:
         if not self.changed: return f'unchanged: {head}'
         return f"{head}; was version {self.previous}" if self.previous else f"{head}; there was no champion before"
 
-# %% ../nbs/04_tracking.ipynb #c014
+# %% ../nbs/04_tracking.ipynb #c016
 def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
                  tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                  data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
@@ -161,7 +192,7 @@ def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
     return Promotion(str(mv.version), run.data.tags.get('model', run.data.params.get('model', '?')), score,
                      None if previous is None else str(previous), changed, n)
 
-# %% ../nbs/04_tracking.ipynb #c016
+# %% ../nbs/04_tracking.ipynb #c018
 def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
     "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model)"
     import mlflow

@@ -165,7 +165,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
     metadata = {'model': result.model, 'housing_version': housing.__version__, 'code_hash': code_hash(),
                 'data_sha256': result.data_sha256, 'seed': result.seed,
                 'feature_ranges': feature_ranges(result.X_train),
-                'trained_at': datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                'trained_at': datetime.now(timezone.utc).isoformat(timespec='seconds'), 'metrics': result.metrics,
                 'test_predictions_summary': {q: float(np.quantile(result.y_pred, float(q))) for q in ('0.05', '0.25', '0.5', '0.75', '0.95')}}
     info = mlflow.sklearn.log_model(result.pipeline, name='model', serialization_format='skops',
                                     skops_trusted_types=trusted_types(result.pipeline),

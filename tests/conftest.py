@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _SHARED = ROOT.parent/'shared'/'data'/'cal_housing.data'
 if 'HOUSING_RAW_DATA' not in os.environ and _SHARED.exists():
     os.environ['HOUSING_RAW_DATA'] = str(_SHARED)
-os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # see Makefile
 
 
 @pytest.fixture(scope='session')

@@ -35,4 +35,5 @@ def test_each_model_fits_and_round_trips_through_skops(name, housing_frame):
     m = make_model(name, fast).fit(X, y)
     loaded = sio.loads(sio.dumps(m), trusted=trusted_types(m))
     rows = X.to_numpy()[:50]
-    assert np.array_equal(loaded.predict(rows), m.predict(X.iloc[:50]))
+    # identical up to the summation order of parallel tree averaging
+    np.testing.assert_allclose(loaded.predict(rows), m.predict(X.iloc[:50]), rtol=1e-12, atol=0)

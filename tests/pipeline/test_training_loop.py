@@ -59,7 +59,7 @@ def test_notebook_run_logs_everything_to_mlflow(linear_run, store):
 
 def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
     versions = mlflow.MlflowClient(store['uri']).search_model_versions(f"name='{MODEL_NAME}'")
-    v = next(v for v in versions if v.run_id == linear_run.run_id)
+    v = next(v for v in versions if v.run_id == linear_run.run_id)  # noqa: F841
     lm = load_model(f'models:/{MODEL_NAME}/{v.version}', store['uri'])
     rows = housing_frame.iloc[:5, :8].to_numpy()
     p = lm.pipeline.predict(rows)
@@ -102,7 +102,7 @@ def test_promotion_chooses_lowest_cv_rmse_on_the_manifest_data(store, linear_run
     again = promote_best(tracking_uri=uri)
     assert not again.changed and str(again).startswith('unchanged')
     client = mlflow.MlflowClient(uri)
-    cvs = {v.version: client.get_run(v.run_id).data.metrics.get('cv_rmse_mean') for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
+    cvs = {str(v.version): client.get_run(v.run_id).data.metrics.get('cv_rmse_mean') for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     on_data = {v: c for v, c in cvs.items() if v != v_other and c is not None}
     assert p.version == min(on_data, key=on_data.get)
     champ = load_model(f'models:/{MODEL_NAME}@champion', uri)
