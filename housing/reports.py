@@ -32,17 +32,28 @@ def leaderboard(tracking_uri: str | None = None, experiment: str | None = None) 
     "The newest finished run of each model, best CV RMSE first, with the seed's claims beside"
     from housing.tracking import latest_runs
     runs = latest_runs(tracking_uri, experiment)
-    if runs.empty: return pd.DataFrame(columns=list(LEADERBOARD_COLUMNS.values()) + ['seed claim'])
+    if runs.empty: return pd.DataFrame(columns=['model', 'champion'] + list(LEADERBOARD_COLUMNS.values())[1:] + ['seed claim'])
     for c in LEADERBOARD_COLUMNS:
         if c not in runs: runs[c] = float('nan')
     board = runs[list(LEADERBOARD_COLUMNS)].rename(columns=LEADERBOARD_COLUMNS)
     board['seed claim'] = board['model'].map(SEED_CLAIMS)
+    champ = _champion_run_id(tracking_uri)
+    board.insert(1, 'champion', ['yes' if r == champ else '' for r in board['run']])
     return board.sort_values('CV RMSE').reset_index(drop=True)
+
+def _champion_run_id(tracking_uri=None) -> str | None:
+    "Run id behind the champion alias, if there is one"
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from housing.config import CHAMPION_ALIAS, MODEL_NAME
+    uri = tracking_uri or get_settings().tracking_uri
+    try: return mlflow.MlflowClient(uri, uri).get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).run_id
+    except MlflowException: return None
 
 # %% ../nbs/42_reports.ipynb #c006
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:14px}th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.best{background:#e8f5e9;font-weight:600}
+th{background:#f3f3f3}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}.best{background:#e8f5e9;font-weight:600}
 a{color:#1565c0}small{color:#666}"""
 
 def _page(title: str, body: str) -> str:
@@ -65,7 +76,7 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     if timing is None and tfile.exists(): timing = json.loads(tfile.read_text())
     when = datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     shown = board.drop(columns=['run']).copy() if 'run' in board else board.copy()
-    shown.insert(3, 'CV ± std', [f'{m:.4f} ± {s_:.4f}' for m, s_ in zip(shown['CV RMSE'], shown['CV std'])])
+    shown.insert(4, 'CV ± std', [f'{m:.4f} ± {s_:.4f}' for m, s_ in zip(shown['CV RMSE'], shown['CV std'])])
     shown = shown.drop(columns=['CV RMSE', 'CV std'])
     # markdown
     md = [f'# Leaderboard\n\nNewest run per model, best CV RMSE first (RMSE in $100k). Generated {when}.\n',
@@ -78,11 +89,11 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     # html
     rows = []
     for i, row in enumerate(shown.itertuples(index=False)):
-        cls = ' class="best"' if i == 0 else ''
+        cls = ' class="best"' if row[1] == 'yes' else ''
         cells = ''.join(f'<td>{_fmt(v, c)}</td>' for v, c in zip(row, shown.columns))
         link = f'runs/{row[0]}.html'
         rows.append(f'<tr{cls}>' + cells.replace(f'<td>{html.escape(str(row[0]))}</td>', f'<td><a href="{link}">{html.escape(str(row[0]))}</a></td>', 1) + '</tr>')
-    body = (f'<p>Newest finished run per model, best CV RMSE first; RMSE in units of $100,000. The champion is chosen '
+    body = (f'<p>Newest finished run per model, best CV RMSE first; RMSE in units of $100,000. The champion (highlighted) is chosen '
             f'by CV RMSE on the training part; test RMSE is reported, never used to choose. <small>Generated {when}.</small></p>'
             '<table><tr>' + ''.join(f'<th>{html.escape(c)}</th>' for c in shown.columns) + '</tr>' + ''.join(rows) + '</table>'
             '<p><small>"seed claim": test RMSE claimed by the seed project (LR 0.743, RF 0.526, GB 0.498), not reproduced here. '
