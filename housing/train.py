@@ -137,6 +137,8 @@ def plot_importance(importance: pd.Series, model: str = ''):
 def start_run(model: str, tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
               nested: bool = False):
     "Open an MLflow run for `model` in the configured store and tag its provenance"
+    import warnings
+    warnings.filterwarnings('ignore', message='IProgress not found')  # tqdm's notebook hint, through mlflow's import
     import mlflow
     from housing.tracking import code_hash, configure, git_commit
     configure(tracking_uri, experiment)
