@@ -37,9 +37,19 @@ install: $(STAMP) ## create .venv and install the project with its dev tools
 pipeline: $(STAMP) ## data check -> train every model -> promote the champion -> leaderboard
 	$(BIN)/housing pipeline
 
-test: $(STAMP) ## every test: nbdev sync, nbdev_test, nbval, pytest
+test: $(STAMP) lint security ## every check: lint, security, nbdev sync, nbdev_test, nbval, pytest
 	$(BIN)/nbdev_test --n_workers 2
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax $(NOTEBOOKS) tests
+
+lint: $(STAMP) ## ruff (ruff.toml) over housing/, tests/, bench/; notebooks and library in sync
+	$(BIN)/ruff check housing tests $(wildcard bench)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/code/test_sync.py
+
+security: $(STAMP) ## bandit over housing/ (no medium or high finding); pip-audit when PyPI's advisories are reachable
+	$(BIN)/bandit -q -r housing --severity-level medium
+	@if $(BIN)/python -c 'import json, sys, urllib.request; sys.exit(0 if json.load(urllib.request.urlopen("https://pypi.org/pypi/requests/2.5.0/json", timeout=10)).get("vulnerabilities") else 1)' 2>/dev/null; then \
+		$(BIN)/pip-audit --progress-spinner off --skip-editable; \
+	else echo "security: pip-audit SKIPPED: PyPI's vulnerability data is unreachable from this machine (offline, or an index mirror without advisories)"; fi
 
 test-notebooks: $(STAMP) ## only the library notebooks (nbdev_test)
 	$(BIN)/nbdev_test --n_workers 2

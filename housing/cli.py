@@ -22,7 +22,7 @@ def _cmd_models(ns):
 
 def _cmd_data(ns):
     import warnings
-    from housing.data import DataMismatchWarning, content_hash, load_housing, read_manifest
+    from housing.data import DataMismatchWarning, content_hash, load_housing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', DataMismatchWarning)
         df = load_housing(ns.path)
@@ -86,7 +86,7 @@ def _cmd_simulate(ns):
 
 def _cmd_dashboard(ns):
     from housing.dashboard import dashboard
-    return dashboard(port=ns.port) or 0
+    return dashboard(port=ns.port, host=ns.host) or 0
 
 def _cmd_status(ns):
     from housing.status import status_text
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--api', default=None, help='API base URL (default http://127.0.0.1:8000)'); sp.add_argument('--direct', action='store_true', help='write into the log, no API')
     sp.add_argument('--seed', type=int, default=0)
     sp = add('dashboard', _cmd_dashboard, 'start the Streamlit dashboard')
-    sp.add_argument('--port', type=int, default=8501)
+    sp.add_argument('--host', default='127.0.0.1', help='address to bind; 0.0.0.0 in a container'); sp.add_argument('--port', type=int, default=8501)
     sp = add('status', _cmd_status, 'terminal summary: champion, traffic, latency, drift')
     sp.add_argument('--width', type=int, default=80)
     return p

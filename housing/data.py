@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
+import operator
 import re
 import warnings
 from dataclasses import dataclass
@@ -63,6 +63,7 @@ FEATURE_RULES = {
     'Longitude':  Rule(-124.5, -114.0, False, 'degrees east', 'block group longitude (California spans -124.5..-114.0)'),
 }
 CROSS_RULES = [('AveBedrms', '<=', 'AveRooms')]  # a household cannot have more bedrooms than rooms
+_COMPARE = {'<=': operator.le, '<': operator.lt, '>=': operator.ge, '>': operator.gt}
 
 # %% ../nbs/01_data.ipynb #c008
 def row_problems(row: dict) -> list[tuple[str, str]]:
@@ -74,7 +75,7 @@ def row_problems(row: dict) -> list[tuple[str, str]]:
         elif not rule.check(float(x)): out.append((name, f'{rule.expected()} ({rule.unit})'))
     if not out:
         for a, op, b in CROSS_RULES:
-            if not row[a] <= row[b]: out.append((a, f'{a} <= {b}'))
+            if not _COMPARE[op](row[a], row[b]): out.append((a, f'{a} {op} {b}'))
     return out
 
 # %% ../nbs/01_data.ipynb #c010
@@ -86,8 +87,8 @@ def frame_problems(df: pd.DataFrame) -> list[tuple[int, str, str]]:
         ok = np.isfinite(x) & ((x > rule.low) if rule.low_open else (x >= rule.low)) & (x <= rule.high)
         out += [(int(i), name, f'{rule.expected()} ({rule.unit})') for i in np.flatnonzero(~ok)]
     for a, op, b in CROSS_RULES:
-        bad = ~(df[a].to_numpy() <= df[b].to_numpy())
-        out += [(int(i), a, f'{a} <= {b}') for i in np.flatnonzero(bad)]
+        bad = ~_COMPARE[op](df[a].to_numpy(), df[b].to_numpy())
+        out += [(int(i), a, f'{a} {op} {b}') for i in np.flatnonzero(bad)]
     return sorted(out)
 
 # %% ../nbs/01_data.ipynb #c012

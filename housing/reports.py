@@ -88,7 +88,7 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     (out_dir/'leaderboard.md').write_text('\n'.join(md) + '\n')
     # html
     rows = []
-    for i, row in enumerate(shown.itertuples(index=False)):
+    for row in shown.itertuples(index=False):
         cls = ' class="best"' if row[1] == 'yes' else ''
         cells = ''.join(f'<td>{_fmt(v, c)}</td>' for v, c in zip(row, shown.columns))
         link = f'runs/{row[0]}.html'

@@ -80,7 +80,6 @@ def _find_output(nb: dict, mime: str):
 # %% ../nbs/41_runner.ipynb #c010
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False) -> NotebookRun:
     "Execute `notebook` with papermill into `output`, render it, and time it"
-    import nbformat
     import papermill as pm
     from housing.train import RUN_MIME
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -94,9 +94,9 @@ def load_model(uri: str | None = None, # model URI; default `models:/california-
     s = get_settings()
     uri = uri or s.model_uri
     tracking_uri = tracking_uri or s.tracking_uri
+    if not uri.startswith('models:/'): return _load_local(uri)  # no store needed (nor created) for a model directory
     mlflow.set_tracking_uri(tracking_uri); mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    if not uri.startswith('models:/'): return _load_local(uri)
     name, alias, version = _parse_models_uri(uri)
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
@@ -116,7 +116,8 @@ def export_model(uri: str | None = None, # registered model URI; default the cha
                  dest: Path | str = 'model', # directory to create
                  tracking_uri: str | None = None) -> Path:
     "Copy a registered model and its provenance into `dest`, loadable by `load_model(str(dest))`"
-    import json, shutil
+    import json
+    import shutil
     import mlflow
     lm = load_model(uri, tracking_uri)
     dest = Path(dest)
@@ -136,7 +137,7 @@ def _load_local(path: str) -> LoadedModel:
                             f'or a directory holding an MLflow model (MLmodel file not found)')
     try: pipeline = mlflow.sklearn.load_model(str(p))
     except Exception as e: raise ModelNotFound(f'{p} could not be loaded: {type(e).__name__}: {str(e)[:300]}') from None
-    info = mlflow.models.get_model_info(str(p))
+    info = mlflow.models.Model.load(str(p))  # the MLmodel file itself: get_model_info would look its id up in a tracking store
     reg = json.loads((p/'registry.json').read_text()) if (p/'registry.json').exists() else {}
     md = dict(info.metadata or {})
     return LoadedModel(pipeline=pipeline, uri=str(p), name=reg.get('name', MODEL_NAME), version=str(reg.get('version', 'local')),

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
 import housing
-from .config import MODEL_NAME, get_settings
-from .data import FEATURES, TARGET, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
+from .config import MODEL_NAME
+from .data import FEATURES, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
 from .models import check_model_name, make_model, model_params, trusted_types
 
 # %% auto #0

@@ -4,7 +4,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from housing.data import (FEATURES, TARGET, DataError, DataMismatchWarning, content_hash, frame_problems,

@@ -59,7 +59,7 @@ def test_notebook_run_logs_everything_to_mlflow(linear_run, store):
 
 def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
     versions = mlflow.MlflowClient(store['uri']).search_model_versions(f"name='{MODEL_NAME}'")
-    v = next(v for v in versions if v.run_id == linear_run.run_id)  # noqa: F841
+    v = next(v for v in versions if v.run_id == linear_run.run_id)
     lm = load_model(f'models:/{MODEL_NAME}/{v.version}', store['uri'])
     rows = housing_frame.iloc[:5, :8].to_numpy()
     p = lm.pipeline.predict(rows)
@@ -90,11 +90,11 @@ def test_same_model_params_and_seed_give_identical_metrics(store, tmp_path):
 def test_promotion_chooses_lowest_cv_rmse_on_the_manifest_data(store, linear_run, housing_frame):
     uri = store['uri']
     # a better model on the official data
-    run = train.start_run('hist_gradient_boosting', uri, 'tests')
+    train.start_run('hist_gradient_boosting', uri, 'tests')
     better = train.fit_evaluate('hist_gradient_boosting', FAST_HGB, cv_folds=2, data=housing_frame)
     v_better = train.log_result(better); train.end_run()
     # a model on other data (a subset) whose CV RMSE beats the linear one: it must not compete
-    run = train.start_run('hist_gradient_boosting', uri, 'tests')
+    train.start_run('hist_gradient_boosting', uri, 'tests')
     other = train.fit_evaluate('hist_gradient_boosting', FAST_HGB, cv_folds=2, data=housing_frame.iloc[:3000])
     v_other = train.log_result(other); train.end_run()
     p = promote_best(tracking_uri=uri)
