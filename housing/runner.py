@@ -58,26 +58,33 @@ class NotebookRun:
     @property
     def overhead_s(self) -> float: return max(self.wall_s - self.cells_s, 0.0)
 
-# %% ../nbs/41_runner.ipynb #c009
-def render_html(notebook: Path, html: Path | None = None) -> Path:
-    "Render an executed notebook to standalone HTML (images embedded) beside it"
+# %% ../nbs/41_runner.ipynb #c010
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+def render_html(notebook, # executed notebook (path or nbformat node)
+                html: Path | None = None, # HTML file to write; default beside the notebook
+                hide_code: bool = False, # leave out code cells' input
+               ) -> Path:
+    "Render an executed notebook as one self-contained HTML file: images embedded, no script from a CDN"
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
-    html = html or Path(notebook).with_suffix('.html')
-    body, _ = HTMLExporter(template_name='lab').from_notebook_node(nbformat.read(notebook, as_version=4))
+    nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
+    html = Path(html or Path(notebook).with_suffix('.html'))
+    exporter = HTMLExporter(template_name='lab', extra_loaders=[DictLoader({'offline.html.j2': _OFFLINE_TEMPLATE})],
+                            template_file='offline.html.j2', embed_images=True, exclude_input=hide_code,
+                            exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    body, _ = exporter.from_notebook_node(nb)
+    html.parent.mkdir(parents=True, exist_ok=True)
     html.write_text(body, encoding='utf-8')
     return html
 
-def _cells_seconds(nb: dict) -> float:
-    return sum((c.get('metadata', {}).get('papermill', {}) or {}).get('duration') or 0 for c in nb['cells'])
-
-def _find_output(nb: dict, mime: str):
-    for c in nb['cells']:
-        for o in c.get('outputs', []):
-            if mime in o.get('data', {}): return o['data'][mime]
-    return None
-
-# %% ../nbs/41_runner.ipynb #c010
+# %% ../nbs/41_runner.ipynb #c013
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False) -> NotebookRun:
     "Execute `notebook` with papermill into `output`, render it, and time it"
     import papermill as pm
@@ -104,7 +111,7 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
         except Exception as e: res.error = res.error or f'rendering failed: {e}'
     return res
 
-# %% ../nbs/41_runner.ipynb #c012
+# %% ../nbs/41_runner.ipynb #c015
 def run_training(model: str, # catalogue name
                  params: dict | None = None, # notebook parameters (see `split_params`)
                  output_dir: Path | None = None, # where the executed notebook goes; default reports/runs
@@ -129,7 +136,7 @@ def run_training(model: str, # catalogue name
         res.metrics = dict(client.get_run(res.run_id).data.metrics)
     return res
 
-# %% ../nbs/41_runner.ipynb #c013
+# %% ../nbs/41_runner.ipynb #c016
 def train_all(models=None, # catalogue names; default the whole catalogue
               params: dict | None = None, # notebook parameters for every model
               echo=print) -> list[NotebookRun]:

@@ -15,8 +15,8 @@ import housing
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings
 
 # %% auto #0
-__all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'load_model', 'export_model', 'Promotion',
-           'promote_best', 'latest_runs', 'mark_run_failed']
+__all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'parse_models_uri', 'load_model',
+           'export_model', 'Promotion', 'promote_best', 'latest_runs', 'mark_run_failed']
 
 # %% ../nbs/04_tracking.ipynb #c005
 def configure(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
@@ -77,7 +77,7 @@ class LoadedModel:
     params: dict = field(default_factory=dict)  # the run's parameters
 
 # %% ../nbs/04_tracking.ipynb #c011
-def _parse_models_uri(uri: str):
+def parse_models_uri(uri: str):
     "`models:/name@alias` or `models:/name/version` -> (name, alias, version)"
     rest = uri[len('models:/'):]
     if '@' in rest: name, alias = rest.split('@', 1); return name, alias, None
@@ -97,7 +97,7 @@ def load_model(uri: str | None = None, # model URI; default `models:/california-
     if not uri.startswith('models:/'): return _load_local(uri)  # no store needed (nor created) for a model directory
     mlflow.set_tracking_uri(tracking_uri); mlflow.set_registry_uri(tracking_uri)
     client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    name, alias, version = _parse_models_uri(uri)
+    name, alias, version = parse_models_uri(uri)
     try:
         mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
     except MlflowException as e:
