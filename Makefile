@@ -20,7 +20,7 @@ readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
 
-.PHONY: bench-monitor readme help install pipeline test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+.PHONY: bench-inference sweep bench-monitor readme help install pipeline test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
 
 help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -78,6 +78,12 @@ monitor: $(STAMP) ## render a drift report from the prediction log
 
 status: $(STAMP) ## terminal summary of champion, traffic and drift
 	$(BIN)/housing status
+
+bench-inference: $(STAMP) ## per-row predict latency of the champion, its features and its model (budget 2 ms)
+	$(BIN)/python bench/bench_inference.py
+
+sweep: $(STAMP) ## Optuna sweep of one model as nested MLflow runs (MODEL=lightgbm_geo TRIALS=12)
+	$(BIN)/housing sweep $(or $(MODEL),lightgbm_geo) --trials $(or $(TRIALS),12)
 
 bench-monitor: $(STAMP) ## drift report end to end (papermill): full reference vs 10,000 logged rows
 	$(BIN)/python bench/bench_monitor.py $(if $(wildcard mlflow.db),,--temp-store)

@@ -85,6 +85,16 @@ def render_html(notebook, # executed notebook (path or nbformat node)
     return html
 
 # %% ../nbs/41_runner.ipynb #c013
+def _cells_seconds(nb: dict) -> float:
+    return sum((c.get('metadata', {}).get('papermill', {}) or {}).get('duration') or 0 for c in nb['cells'])
+
+def _find_output(nb: dict, mime: str):
+    for c in nb['cells']:
+        for o in c.get('outputs', []):
+            if mime in o.get('data', {}): return o['data'][mime]
+    return None
+
+# %% ../nbs/41_runner.ipynb #c014
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False) -> NotebookRun:
     "Execute `notebook` with papermill into `output`, render it, and time it"
     import papermill as pm
@@ -111,7 +121,7 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
         except Exception as e: res.error = res.error or f'rendering failed: {e}'
     return res
 
-# %% ../nbs/41_runner.ipynb #c015
+# %% ../nbs/41_runner.ipynb #c016
 def run_training(model: str, # catalogue name
                  params: dict | None = None, # notebook parameters (see `split_params`)
                  output_dir: Path | None = None, # where the executed notebook goes; default reports/runs
@@ -136,7 +146,7 @@ def run_training(model: str, # catalogue name
         res.metrics = dict(client.get_run(res.run_id).data.metrics)
     return res
 
-# %% ../nbs/41_runner.ipynb #c016
+# %% ../nbs/41_runner.ipynb #c017
 def train_all(models=None, # catalogue names; default the whole catalogue
               params: dict | None = None, # notebook parameters for every model
               echo=print) -> list[NotebookRun]:

@@ -179,7 +179,8 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
 def runtime_requirements(pipeline) -> list[str]:
     "Pinned requirements to load `pipeline` (given explicitly: MLflow's inference loads the model in a subprocess, ~10 s)"
     from importlib.metadata import version
-    mods = {type(step).__module__.split('.')[0] for _, step in pipeline.steps} | {'sklearn', 'numpy', 'pandas', 'scipy', 'skops'}
+    from housing.models import estimator_libraries
+    mods = set(estimator_libraries(pipeline)) | {'sklearn', 'numpy', 'pandas', 'scipy', 'skops'}
     dists = {'sklearn': 'scikit-learn'}
     out = []
     for m in sorted(mods):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from housing.models import CATALOGUE, ModelConfigError, make_model, trusted_types
+from housing.models import CATALOGUE, ModelConfigError, make_model, model_params, trusted_types
 
 
 def test_catalogue_has_the_required_models():
@@ -30,8 +30,7 @@ def test_each_model_fits_and_round_trips_through_skops(name, housing_frame):
     import skops.io as sio
     small = housing_frame.sample(1500, random_state=0)
     X, y = small.iloc[:, :8], small.iloc[:, 8]
-    fast = {'n_estimators': 20} if 'n_estimators' in make_model(name).named_steps['model'].get_params() else {}
-    if name == 'hist_gradient_boosting': fast = {'max_iter': 20}
+    fast = {k: 20 for k in model_params(name) if k.split('__')[-1] in ('n_estimators', 'max_iter', 'iterations')}
     m = make_model(name, fast).fit(X, y)
     loaded = sio.loads(sio.dumps(m), trusted=trusted_types(m))
     rows = X.to_numpy()[:50]
