@@ -14,15 +14,19 @@ from .data import FEATURES
 __all__ = ['as_array', 'RatioFeatures']
 
 # %% ../nbs/02_features.ipynb #c005
-def as_array(X) -> np.ndarray:
+def as_array(X, # DataFrame with the `FEATURES` columns, or an array with them in that order
+             extra: bool = False, # allow more columns after the 8 (appended by an earlier pipeline step)
+            ) -> np.ndarray:
     "`X` as a 2-D float64 array with the columns in `FEATURES` order"
     if hasattr(X, 'columns'): X = X[FEATURES].to_numpy(np.float64)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1: X = X.reshape(1, -1)
-    if X.shape[1] != len(FEATURES): raise ValueError(f'expected {len(FEATURES)} columns ({", ".join(FEATURES)}), got {X.shape[1]}')
+    n = X.shape[1]
+    if n < len(FEATURES) or (n > len(FEATURES) and not extra):
+        raise ValueError(f'expected {len(FEATURES)} columns ({", ".join(FEATURES)}), got {n}')
     return X
 
-# %% ../nbs/02_features.ipynb #c006
+# %% ../nbs/02_features.ipynb #c007
 class RatioFeatures(TransformerMixin, BaseEstimator):
     "Append the seed's ratio features to the 8 canonical ones"
     names = ['RoomsPerHousehold', 'BedroomsPerRoom', 'PopulationPerHousehold', 'Households', 'RoomsPerPerson', 'LogPopulation']

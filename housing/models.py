@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 # %% auto #0
-__all__ = ['FEATURE_STEPS', 'SEED', 'CATALOGUE', 'ModelSpec', 'ModelConfigError', 'check_model_name', 'make_model',
-           'model_params', 'trusted_types']
+__all__ = ['FEATURE_STEPS', 'GEO_STEPS', 'SEED', 'CATALOGUE', 'ModelSpec', 'ModelConfigError', 'check_model_name', 'make_model',
+           'final_estimator', 'model_params', 'estimator_libraries', 'trusted_types']
 
 # %% ../nbs/03_models.ipynb #c005
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class ModelSpec:
     defaults: dict = field(default_factory=dict)  # estimator parameters that differ from the library's
     steps: tuple = ('ratios',)  # feature steps in front of the estimator (see `FEATURE_STEPS`)
     description: str = ''
+    clip: bool = False  # wrap the estimator in `ClippedRegressor` (clip to the training target range, fast one-row predict)
+    members: tuple = ()  # catalogue names whose estimators `estimator` averages (a blend); their steps must match
 
     def estimator_class(self):
         mod, cls = self.estimator.split(':')
@@ -35,7 +37,16 @@ def _scale():
     from sklearn.preprocessing import StandardScaler
     return StandardScaler()
 
-FEATURE_STEPS: dict[str, Callable] = {'ratios': _ratios, 'scale': _scale}  # name -> factory of a transformer
+def _geo():
+    from housing.geo import GeoFeatures
+    return GeoFeatures()
+
+def _neighbours():
+    from housing.geo import NeighbourPrices
+    return NeighbourPrices()
+
+FEATURE_STEPS: dict[str, Callable] = {'ratios': _ratios, 'scale': _scale, 'geo': _geo, 'neighbours': _neighbours}  # name -> factory of a transformer
+GEO_STEPS = ('ratios', 'geo', 'neighbours')  # ratio, geographic and neighbour-price features (see `housing.geo`)
 
 # %% ../nbs/03_models.ipynb #c007
 SEED = 42
@@ -58,6 +69,22 @@ CATALOGUE: dict[str, ModelSpec] = {
                                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
                                random_state=SEED, n_jobs=2, deterministic=True, force_row_wise=True, verbose=-1),
                           description='LightGBM gradient boosting'),
+    'lightgbm_geo': ModelSpec('lightgbm:LGBMRegressor',
+                              dict(n_estimators=1500, learning_rate=0.03, num_leaves=63, min_child_samples=20,
+                                   subsample=0.8, subsample_freq=1, colsample_bytree=0.5, reg_lambda=1.0,
+                                   random_state=SEED, n_jobs=2, deterministic=True, force_row_wise=True, verbose=-1),
+                              GEO_STEPS, 'LightGBM on ratio, geographic and neighbour-price features', clip=True),
+    'xgboost_geo': ModelSpec('xgboost:XGBRegressor',
+                             dict(n_estimators=600, learning_rate=0.06, max_depth=7, min_child_weight=3, subsample=0.8,
+                                  colsample_bytree=0.5, reg_lambda=1.0, tree_method='hist', random_state=SEED, n_jobs=2),
+                             GEO_STEPS, 'XGBoost on ratio, geographic and neighbour-price features', clip=True),
+    'catboost_geo': ModelSpec('catboost:CatBoostRegressor',
+                              dict(iterations=2000, learning_rate=0.08, depth=6, l2_leaf_reg=3.0, random_seed=SEED,
+                                   thread_count=2, verbose=0, allow_writing_files=False),
+                              GEO_STEPS, 'CatBoost on ratio, geographic and neighbour-price features', clip=True),
+    'blend': ModelSpec('sklearn.ensemble:VotingRegressor', {}, GEO_STEPS,
+                       'mean of lightgbm_geo and catboost_geo on shared features', clip=True,
+                       members=('lightgbm_geo', 'catboost_geo')),
 }
 
 # %% ../nbs/03_models.ipynb #c008
@@ -71,29 +98,62 @@ def check_model_name(name: str) -> ModelSpec:
     return CATALOGUE[name]
 
 # %% ../nbs/03_models.ipynb #c009
+def _estimator(spec: ModelSpec):
+    "The final estimator of `spec` with its defaults (a blend: its members' estimators, named by catalogue name)"
+    if spec.members:
+        return spec.estimator_class()([(m, _estimator(CATALOGUE[m])) for m in spec.members], **spec.defaults)
+    return spec.estimator_class()(**spec.defaults)
+
 def make_model(name: str, params: dict | None = None):
     "A fresh Pipeline for catalogue model `name`, its defaults overridden by `params`"
     from sklearn.pipeline import Pipeline
     spec = check_model_name(name)
-    est = spec.estimator_class()(**spec.defaults)
-    pipe = Pipeline([(s, FEATURE_STEPS[s]()) for s in spec.steps] + [('model', est)])
+    est = _estimator(spec)
+    final, prefix = est, 'model__'
+    if spec.clip:
+        from housing.estimators import ClippedRegressor
+        final, prefix = ClippedRegressor(est), 'model__regressor__'
+    pipe = Pipeline([(s, FEATURE_STEPS[s]()) for s in spec.steps] + [('model', final)])
     params = dict(params or {})
-    own = set(est.get_params(deep=False))
+    own = set(est.get_params(deep=True))
     valid = set(pipe.get_params(deep=True))
     qualified = {}
     for k, v in params.items():
-        if k in own: qualified[f'model__{k}'] = v
+        if k in own: qualified[f'{prefix}{k}'] = v
         elif k in valid and '__' in k: qualified[k] = v
         else:
             raise ModelConfigError(f"unknown parameter {k!r} for model {name!r}; valid parameters: {', '.join(sorted(own))} "
-                                   f"(or a pipeline path such as model__{sorted(own)[0]})")
+                                   f"(or a pipeline path such as {prefix}{sorted(own)[0]})")
     return pipe.set_params(**qualified)
+
+def final_estimator(pipeline):
+    "The estimator at the end of a catalogue pipeline, unwrapped from `ClippedRegressor` (fitted if the pipeline is)"
+    est = pipeline.steps[-1][1]
+    if hasattr(est, 'regressor'): est = getattr(est, 'regressor_', est.regressor)
+    return est
 
 def model_params(name: str, params: dict | None = None) -> dict:
     "The final estimator's effective parameters (defaults + overrides), for logging"
-    return make_model(name, params).named_steps['model'].get_params(deep=False)
+    est = final_estimator(make_model(name, params))
+    return {k: v for k, v in est.get_params(deep=True).items() if not _holds_estimators(v)}
 
-# %% ../nbs/03_models.ipynb #c013
+def _holds_estimators(v) -> bool:
+    return hasattr(v, 'get_params') or (isinstance(v, list) and any(isinstance(t, tuple) for t in v))
+
+def estimator_libraries(model) -> list[str]:
+    "Top-level packages of every step and estimator inside `model`, wrappers and blend members included"
+    out = set()
+    def walk(o):
+        out.add(type(o).__module__.split('.')[0])
+        for v in o.get_params(deep=False).values():
+            if hasattr(v, 'get_params'): walk(v)
+            elif isinstance(v, list):
+                for t in v:
+                    if isinstance(t, tuple) and hasattr(t[-1], 'get_params'): walk(t[-1])
+    walk(model)
+    return sorted(out)
+
+# %% ../nbs/03_models.ipynb #c015
 def trusted_types(model) -> list[str]:
     "Types in `model` that skops does not trust by default, checked to come from libraries we use"
     import skops.io as sio
