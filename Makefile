@@ -89,4 +89,4 @@ bench-monitor: $(STAMP) ## drift report end to end (papermill): full reference v
 	$(BIN)/python bench/bench_monitor.py $(if $(wildcard mlflow.db),,--temp-store)
 
 clean: ## remove generated artefacts (keeps .venv, data/raw and the MLflow store)
-	rm -rf reports/runs reports/drift reports/*.html reports/*.md reports/*.json _docs _proc
+	rm -rf reports/runs reports/drift reports/index.html reports/leaderboard.html reports/leaderboard.md reports/pipeline_timing.json _docs _proc
