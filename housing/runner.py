@@ -137,7 +137,7 @@ def run_training(model: str, # catalogue name
     res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params}, name=model, progress=progress)
     if res.run_id:
         uri = params.get('tracking_uri') or s.tracking_uri
-        client = mlflow.MlflowClient(uri)
+        client = mlflow.MlflowClient(uri, uri)
         if not res.ok: mark_run_failed(res.run_id, uri, res.error)
         for f in (res.output, res.html):
             if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')

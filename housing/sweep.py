@@ -134,7 +134,7 @@ def sweep_notebook(model: str, # catalogue name (one with a search space)
     res = execute(s.pipelines_dir/'sweep.ipynb', out, {'model': model, 'n_trials': int(n_trials), **nb}, name=f'sweep {model}', progress=progress)
     if res.run_id:
         uri = nb.get('tracking_uri') or s.tracking_uri
-        client = mlflow.MlflowClient(uri)
+        client = mlflow.MlflowClient(uri, uri)
         if not res.ok: mark_run_failed(res.run_id, uri, res.error)
         for f in (res.output, res.html):
             if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')

@@ -213,6 +213,6 @@ def mark_run_failed(run_id: str, tracking_uri: str | None = None, reason: str = 
     "Mark a run FAILED (a notebook that stopped half-way leaves its run RUNNING otherwise)"
     import mlflow
     tracking_uri = tracking_uri or get_settings().tracking_uri
-    client = mlflow.MlflowClient(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri, tracking_uri)
     if reason: client.set_tag(run_id, 'failure', reason[:5000])
     client.set_terminated(run_id, status='FAILED')

@@ -29,7 +29,7 @@ def test_mlflow_server_proxies_artifacts_into_its_store(mlflow_server, trained_s
     "What `housing pipeline` against the compose server relies on: clients upload and download through the server"
     import mlflow
     url, _ = mlflow_server
-    client = mlflow.MlflowClient(url)
+    client = mlflow.MlflowClient(url, url)
     exp = client.create_experiment('delivery-artifact-proxy')
     assert client.get_experiment(exp).artifact_location.startswith('mlflow-artifacts:')
     run = client.create_run(exp)

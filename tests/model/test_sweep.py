@@ -16,7 +16,7 @@ def sweep_run(tmp_path_factory):
 def test_trials_are_nested_runs_under_one_parent_and_the_best_cv_wins(sweep_run):
     res, uri = sweep_run
     assert res.ok, res.error
-    client = mlflow.MlflowClient(uri)
+    client = mlflow.MlflowClient(uri, uri)
     parent = client.get_run(res.run_id)
     assert parent.info.status == 'FINISHED' and parent.data.tags['sweep'] == 'parent'
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{res.run_id}'")
@@ -31,7 +31,7 @@ def test_trials_are_nested_runs_under_one_parent_and_the_best_cv_wins(sweep_run)
 
 def test_the_winner_is_registered_and_the_notebook_attached(sweep_run):
     res, uri = sweep_run
-    client = mlflow.MlflowClient(uri)
+    client = mlflow.MlflowClient(uri, uri)
     versions = client.search_model_versions("name='california-housing'")
     assert [v.run_id for v in versions] == [res.run_id]
     arts = {a.path for a in client.list_artifacts(res.run_id, 'notebook')}

@@ -38,7 +38,7 @@ def test_notebook_run_logs_everything_to_mlflow(linear_run, store):
     r = linear_run
     assert r.ok, r.error
     assert r.output.exists() and r.html.exists() and '<img' in r.html.read_text()
-    client = mlflow.MlflowClient(store['uri'])
+    client = mlflow.MlflowClient(store['uri'], store['uri'])
     run = client.get_run(r.run_id)
     assert run.info.status == 'FINISHED'
     m = run.data.metrics
@@ -58,7 +58,7 @@ def test_notebook_run_logs_everything_to_mlflow(linear_run, store):
 
 
 def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
-    versions = mlflow.MlflowClient(store['uri']).search_model_versions(f"name='{MODEL_NAME}'")
+    versions = mlflow.MlflowClient(store['uri'], store['uri']).search_model_versions(f"name='{MODEL_NAME}'")
     v = next(v for v in versions if v.run_id == linear_run.run_id)
     lm = load_model(f'models:/{MODEL_NAME}/{v.version}', store['uri'])
     rows = housing_frame.iloc[:5, :8].to_numpy()
@@ -73,7 +73,7 @@ def test_a_failing_notebook_marks_its_run_failed(store, tmp_path):
     r = run_training('linear', {'tracking_uri': store['uri'], 'experiment': 'tests', 'data_path': str(tmp_path/'missing.data')},
                      output_dir=tmp_path)
     assert not r.ok and 'DataError' in r.error and 'file not found' in r.error
-    assert r.run_id and mlflow.MlflowClient(store['uri']).get_run(r.run_id).info.status == 'FAILED'
+    assert r.run_id and mlflow.MlflowClient(store['uri'], store['uri']).get_run(r.run_id).info.status == 'FAILED'
     assert r.output.exists()  # the partial notebook is kept
 
 
@@ -101,7 +101,7 @@ def test_promotion_chooses_lowest_cv_rmse_on_the_manifest_data(store, linear_run
     assert p.version == v_better and p.changed and 'champion -> version' in str(p)
     again = promote_best(tracking_uri=uri)
     assert not again.changed and str(again).startswith('unchanged')
-    client = mlflow.MlflowClient(uri)
+    client = mlflow.MlflowClient(uri, uri)
     cvs = {str(v.version): client.get_run(v.run_id).data.metrics.get('cv_rmse_mean') for v in client.search_model_versions(f"name='{MODEL_NAME}'")}
     on_data = {v: c for v, c in cvs.items() if v != v_other and c is not None}
     assert p.version == min(on_data, key=on_data.get)
