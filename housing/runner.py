@@ -16,8 +16,8 @@ from .config import get_settings
 from .models import CATALOGUE, check_model_name, make_model
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'execute', 'run_training', 'train_all',
-           'summary_table']
+__all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'execute', 'run_training',
+           'attach_to_run', 'train_all', 'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
 NOTEBOOK_PARAMS = ('model_params', 'seed', 'cv_folds', 'data_path', 'tracking_uri', 'experiment', 'register')
@@ -127,23 +127,27 @@ def run_training(model: str, # catalogue name
                  output_dir: Path | None = None, # where the executed notebook goes; default reports/runs
                  progress: bool = False) -> NotebookRun:
     "Train one catalogue model through the training notebook"
-    import mlflow
-    from housing.tracking import mark_run_failed
     check_model_name(model)
     s = get_settings()
     params = dict(params or {})
     if 'model_params' in params: make_model(model, params['model_params'])
     out = Path(output_dir or s.runs_dir)/f'{model}.ipynb'
     res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params}, name=model, progress=progress)
-    if res.run_id:
-        uri = params.get('tracking_uri') or s.tracking_uri
-        client = mlflow.MlflowClient(uri, uri)
-        if not res.ok: mark_run_failed(res.run_id, uri, res.error)
-        for f in (res.output, res.html):
-            if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')
-        for k, v in {'notebook_wall_s': res.wall_s, 'notebook_cells_s': res.cells_s, 'papermill_overhead_s': res.overhead_s}.items():
-            client.log_metric(res.run_id, k, v)
-        res.metrics = dict(client.get_run(res.run_id).data.metrics)
+    return attach_to_run(res, params.get('tracking_uri'))
+
+def attach_to_run(res: NotebookRun, tracking_uri: str | None = None) -> NotebookRun:
+    "Attach an executed notebook, its HTML and its timing to the MLflow run it reported; mark the run FAILED if it failed"
+    import mlflow
+    from housing.tracking import mark_run_failed
+    if not res.run_id: return res
+    uri = tracking_uri or get_settings().tracking_uri
+    client = mlflow.MlflowClient(uri, uri)
+    if not res.ok: mark_run_failed(res.run_id, uri, res.error)
+    for f in (res.output, res.html):
+        if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')
+    for k, v in {'notebook_wall_s': res.wall_s, 'notebook_cells_s': res.cells_s, 'papermill_overhead_s': res.overhead_s}.items():
+        client.log_metric(res.run_id, k, v)
+    res.metrics = dict(client.get_run(res.run_id).data.metrics)
     return res
 
 # %% ../nbs/41_runner.ipynb #c017

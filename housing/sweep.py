@@ -123,23 +123,14 @@ def sweep_notebook(model: str, # catalogue name (one with a search space)
                    output_dir: Path | None = None, # where the executed notebook goes; default reports/runs
                    progress: bool = False):
     "Run the sweep notebook for `model`; the `NotebookRun` it returns carries the parent run id"
-    import mlflow
     from housing.config import get_settings
-    from housing.runner import execute, split_params
-    from housing.tracking import mark_run_failed
+    from housing.runner import attach_to_run, execute, split_params
     nb = split_params(model, list((params or {}).items()))
     search_space(model, nb['model_params'])
     s = get_settings()
     out = Path(output_dir or s.runs_dir)/f'sweep-{model}.ipynb'
     res = execute(s.pipelines_dir/'sweep.ipynb', out, {'model': model, 'n_trials': int(n_trials), **nb}, name=f'sweep {model}', progress=progress)
-    if res.run_id:
-        uri = nb.get('tracking_uri') or s.tracking_uri
-        client = mlflow.MlflowClient(uri, uri)
-        if not res.ok: mark_run_failed(res.run_id, uri, res.error)
-        for f in (res.output, res.html):
-            if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')
-        res.metrics = dict(client.get_run(res.run_id).data.metrics)
-    return res
+    return attach_to_run(res, nb.get('tracking_uri'))
 
 def run_sweep(model: str, # catalogue name (one with a search space)
               n_trials: int = 12, # trials, the first being the catalogue defaults
