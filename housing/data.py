@@ -55,10 +55,10 @@ class Rule:
 FEATURE_RULES = {
     'MedInc':     Rule(0, 150, True, '$10,000', 'median income of households in the block group'),
     'HouseAge':   Rule(0, 200, False, 'years', 'median age of the houses'),
-    'AveRooms':   Rule(0, 1000, True, 'rooms per household', 'average number of rooms per household'),
+    'AveRooms':   Rule(0.1, 1000, False, 'rooms per household', 'average number of rooms per household'),
     'AveBedrms':  Rule(0, 1000, False, 'bedrooms per household', 'average number of bedrooms per household'),
-    'Population': Rule(0, 100_000, True, 'people', 'people living in the block group'),
-    'AveOccup':   Rule(0, 5000, True, 'people per household', 'average household size'),
+    'Population': Rule(1, 100_000, False, 'people', 'people living in the block group'),
+    'AveOccup':   Rule(0.1, 5000, False, 'people per household', 'average household size'),
     'Latitude':   Rule(32.5, 42.0, False, 'degrees north', 'block group latitude (California spans 32.5..42.0)'),
     'Longitude':  Rule(-124.5, -114.0, False, 'degrees east', 'block group longitude (California spans -124.5..-114.0)'),
 }
