@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .config import get_settings
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['RAW_COLUMNS', 'FEATURES', 'TARGET', 'TARGET_CAP', 'RAW_FILENAME', 'FEATURE_RULES', 'CROSS_RULES', 'Rule',
@@ -92,7 +93,7 @@ def frame_problems(df: pd.DataFrame) -> list[tuple[int, str, str]]:
     return sorted(out)
 
 # %% ../nbs/01_data.ipynb #c012
-class DataError(ValueError):
+class DataError(InputError):
     "The data could not be read or breaks the schema; the message names the file and the problem"
 
 def _fail(path, msg): raise DataError(f'{path}: {msg}')

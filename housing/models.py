@@ -9,6 +9,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .errors import InputError
+
 # %% auto #0
 __all__ = ['FEATURE_STEPS', 'GEO_STEPS', 'SEED', 'CATALOGUE', 'ModelSpec', 'ModelConfigError', 'check_model_name', 'make_model',
            'final_estimator', 'model_params', 'estimator_libraries', 'trusted_types']
@@ -88,7 +90,7 @@ CATALOGUE: dict[str, ModelSpec] = {
 }
 
 # %% ../nbs/03_models.ipynb #c008
-class ModelConfigError(ValueError):
+class ModelConfigError(InputError):
     "Unknown model name or parameter; the message lists the valid ones"
 
 def check_model_name(name: str) -> ModelSpec:

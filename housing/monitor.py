@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import get_settings
+from .errors import InputError
 from .data import FEATURES, content_hash, frame_problems, load_housing, split_train_test
 from .runner import render_html
 from .tracking import parse_models_uri
@@ -299,7 +300,7 @@ def findings_markdown(report: DriftReport) -> str:
     return '\n\n'.join(lines)
 
 # %% ../nbs/20_monitor.ipynb #c038
-class MonitorError(ValueError):
+class MonitorError(InputError):
     "Monitoring cannot run; the message says what is missing and how to fix it"
 
 @dataclass

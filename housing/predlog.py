@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .config import get_settings
+from .errors import UnavailableError
 from .data import FEATURES
 
 # %% auto #0
@@ -37,7 +38,7 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 """
 
 # %% ../nbs/10_predlog.ipynb #c007
-class LogError(RuntimeError):
+class LogError(UnavailableError):
     "The prediction log could not be opened or written; the message names the file"
 
 def _connect(path: Path, busy_timeout_ms: int, synchronous: str, readonly: bool = False) -> sqlite3.Connection:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import housing
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings
+from .errors import UnavailableError
 
 # %% auto #0
 __all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'parse_models_uri', 'load_model',
@@ -60,7 +61,7 @@ def git_commit(root: Path | None = None) -> str:
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
 # %% ../nbs/04_tracking.ipynb #c010
-class ModelNotFound(RuntimeError):
+class ModelNotFound(UnavailableError):
     "No model could be loaded; the message says what is missing and how to fix it"
 
 @dataclass
