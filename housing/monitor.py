@@ -22,12 +22,14 @@ from .config import get_settings
 from .errors import InputError
 from .data import FEATURES, content_hash, frame_problems, load_housing, split_train_test
 from .runner import render_html
-from .tracking import parse_models_uri
+from .tracking import ModelCard, ModelNotFound
+from .tracking import describe_model as _describe_model
+from .predlog import count_rows
 
 # %% auto #0
 __all__ = ['STATUSES', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm', 'ks_test',
            'distribution_drift', 'data_quality', 'traffic_summary', 'DriftReport', 'compare', 'findings_markdown',
-           'MonitorError', 'ModelCard', 'describe_model', 'Reference', 'load_reference', 'parse_duration', 'parse_time',
+           'MonitorError', 'describe_model', 'Reference', 'load_reference', 'parse_duration', 'parse_time',
            'resolve_window', 'read_log', 'Current', 'read_current', 'write_summary', 'alert_lines', 'append_alert_log',
            'report_notebook', 'run_monitor']
 
@@ -303,17 +305,6 @@ def findings_markdown(report: DriftReport) -> str:
 class MonitorError(InputError):
     "Monitoring cannot run; the message says what is missing and how to fix it"
 
-@dataclass
-class ModelCard:
-    "What the registry says about a model version, without loading it"
-    uri: str  # the URI it was resolved from
-    name: str
-    version: str
-    alias: str | None
-    run_id: str
-    metadata: dict  # model metadata: data_sha256, seed, feature_ranges, model, ...
-    params: dict  # the run's parameters
-
 @contextmanager
 def _quiet_tqdm():
     "Silence tqdm's 'IProgress not found' warning (a kernel without ipywidgets), which would land in reports"
@@ -323,23 +314,9 @@ def _quiet_tqdm():
 
 def describe_model(model_uri: str | None = None, # default: the champion (`HOUSING_MODEL_URI`)
                    tracking_uri: str | None = None) -> ModelCard:
-    "Resolve a `models:/name@alias` or `models:/name/version` URI to its registry entry and metadata (no pipeline load)"
-    with _quiet_tqdm():
-        import mlflow
-        from mlflow.exceptions import MlflowException
-    s = get_settings()
-    uri, tracking_uri = model_uri or s.model_uri, tracking_uri or s.tracking_uri
-    if not uri.startswith('models:/'): raise MonitorError(f'model URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>')
-    name, alias, version = parse_models_uri(uri)
-    client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    try:
-        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
-        run = client.get_run(mv.run_id)
-        with _quiet_tqdm(): md = mlflow.models.get_model_info(f'models:/{name}/{mv.version}').metadata or {}  # its first use imports tqdm
-    except MlflowException as e:
-        raise MonitorError(f'no reference: {uri} not found in {tracking_uri} ({str(e).splitlines()[0][:200]}); '
-                           'train and promote a model first: `housing pipeline`') from None
-    return ModelCard(uri, name, str(mv.version), alias, mv.run_id, dict(md), dict(run.data.params))
+    "`housing.tracking.describe_model`, with a missing model reported as 'no reference'"
+    try: return _describe_model(model_uri, tracking_uri)
+    except ModelNotFound as e: raise MonitorError(f'no reference: {e}') from None
 
 # %% ../nbs/20_monitor.ipynb #c040
 @dataclass
@@ -526,18 +503,6 @@ def append_alert_log(lines: list[str], path=None) -> Path:
     return path
 
 # %% ../nbs/20_monitor.ipynb #c053
-def _count_predictions(path: Path, since=None, until=None) -> int:
-    "Rows of `predictions` in the window (a cheap check before starting a kernel)"
-    import sqlite3
-    con = sqlite3.connect(f'file:{Path(path).resolve()}?mode=ro', uri=True, timeout=30)
-    try:
-        q, args = 'SELECT COUNT(*) FROM predictions WHERE 1=1', []
-        if since is not None: q += ' AND ts >= ?'; args.append(since)
-        if until is not None: q += ' AND ts < ?'; args.append(until)
-        return int(con.execute(q, args).fetchone()[0])
-    except sqlite3.OperationalError: return 0  # no table yet: nothing was logged
-    finally: con.close()
-
 def report_notebook() -> Path:
     "The drift report notebook: `nbs/pipelines/` under the project root, else beside the installed package"
     import housing
@@ -595,7 +560,7 @@ def run_monitor(since=None, # start of the log window: unix seconds, ISO 8601, o
             if not log.exists():
                 raise MonitorError(f'prediction log {log} does not exist: start the API (`housing serve`) and send '
                                    'traffic, or `housing simulate --direct --rows 1000`')
-            if _count_predictions(log, since_ts, until_ts) == 0:
+            if count_rows(log, 'predictions', since_ts, until_ts) == 0:
                 win = f'between {_fmt_ts(since_ts)} and {_fmt_ts(until_ts) if until_ts else "now"}' if since_ts or until_ts else 'at all'
                 raise MonitorError(f'prediction log {log} has no predictions {win}: send traffic (`housing simulate`) or widen the window')
     except ValueError as e:

@@ -22,7 +22,7 @@ from .data import FEATURES
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'REQUEST_COLUMNS', 'LogError', 'prediction_row', 'request_row', 'PredictionLog',
-           'read_predictions', 'read_requests']
+           'read_predictions', 'read_requests', 'count_rows', 'totals']
 
 # %% ../nbs/10_predlog.ipynb #c006
 PREDICTION_COLUMNS = ['request_id', 'ts', *FEATURES, 'prediction', 'model_version', 'latency_ms', 'ood']  # `predictions`, after `id`
@@ -314,3 +314,31 @@ def read_predictions(path=None, # SQLite log; default `Settings.prediction_log`
 def read_requests(path=None, since=None, until=None):
     "Rows of `requests` in the window as a DataFrame, oldest first"
     return _read(path, 'requests', REQUEST_COLUMNS, since, until)
+
+# %% ../nbs/10_predlog.ipynb #c022
+_TABLES = {'predictions': PREDICTION_COLUMNS, 'requests': REQUEST_COLUMNS}
+
+def count_rows(path=None, # SQLite log; default `Settings.prediction_log`
+               table: str = 'predictions', # `predictions` or `requests`
+               since=None, until=None) -> int: # window: since <= ts < until
+    "Rows of `table` in the window (0 when the log or the table does not exist yet)"
+    if table not in _TABLES: raise ValueError(f"table {table!r}: expected one of {', '.join(_TABLES)}")
+    path = Path(path or get_settings().prediction_log).expanduser()
+    if not path.exists(): return 0
+    q, args = f'SELECT COUNT(*) FROM {table} WHERE 1=1', []  # nosec B608: table is one of two constants
+    if (s := _as_unix(since)) is not None: q += ' AND ts >= ?'; args.append(s)
+    if (u := _as_unix(until)) is not None: q += ' AND ts < ?'; args.append(u)
+    con = _connect(path, 10_000, 'NORMAL', readonly=True)
+    try: return int(con.execute(q, args).fetchone()[0])
+    except sqlite3.OperationalError: return 0  # no table yet: nothing was logged
+    finally: con.close()
+
+def totals(path=None) -> tuple[int, int]:
+    "All-time (requests, rows requested) of the log"
+    path = Path(path or get_settings().prediction_log).expanduser()
+    if not path.exists(): return 0, 0
+    con = _connect(path, 10_000, 'NORMAL', readonly=True)
+    try: n, rows = con.execute('SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM requests').fetchone()
+    except sqlite3.OperationalError: n, rows = 0, 0
+    finally: con.close()
+    return int(n), int(rows)

@@ -37,18 +37,10 @@ def leaderboard(tracking_uri: str | None = None, experiment: str | None = None) 
         if c not in runs: runs[c] = float('nan')
     board = runs[list(LEADERBOARD_COLUMNS)].rename(columns=LEADERBOARD_COLUMNS)
     board['seed claim'] = board['model'].map(SEED_CLAIMS)
-    champ = _champion_run_id(tracking_uri)
+    from housing.tracking import champion_run_id
+    champ = champion_run_id(tracking_uri)
     board.insert(1, 'champion', ['yes' if r == champ else '' for r in board['run']])
     return board.sort_values('CV RMSE').reset_index(drop=True)
-
-def _champion_run_id(tracking_uri=None) -> str | None:
-    "Run id behind the champion alias, if there is one"
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from housing.config import CHAMPION_ALIAS, MODEL_NAME
-    uri = tracking_uri or get_settings().tracking_uri
-    try: return mlflow.MlflowClient(uri, uri).get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).run_id
-    except MlflowException: return None
 
 # %% ../nbs/42_reports.ipynb #c006
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}

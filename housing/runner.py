@@ -137,17 +137,11 @@ def run_training(model: str, # catalogue name
 
 def attach_to_run(res: NotebookRun, tracking_uri: str | None = None) -> NotebookRun:
     "Attach an executed notebook, its HTML and its timing to the MLflow run it reported; mark the run FAILED if it failed"
-    import mlflow
-    from housing.tracking import mark_run_failed
+    from housing.tracking import attach_files, mark_run_failed
     if not res.run_id: return res
-    uri = tracking_uri or get_settings().tracking_uri
-    client = mlflow.MlflowClient(uri, uri)
-    if not res.ok: mark_run_failed(res.run_id, uri, res.error)
-    for f in (res.output, res.html):
-        if f and f.exists(): client.log_artifact(res.run_id, str(f), 'notebook')
-    for k, v in {'notebook_wall_s': res.wall_s, 'notebook_cells_s': res.cells_s, 'papermill_overhead_s': res.overhead_s}.items():
-        client.log_metric(res.run_id, k, v)
-    res.metrics = dict(client.get_run(res.run_id).data.metrics)
+    if not res.ok: mark_run_failed(res.run_id, tracking_uri, res.error)
+    timing = {'notebook_wall_s': res.wall_s, 'notebook_cells_s': res.cells_s, 'papermill_overhead_s': res.overhead_s}
+    res.metrics = attach_files(res.run_id, (res.output, res.html), 'notebook', timing, tracking_uri)
     return res
 
 # %% ../nbs/41_runner.ipynb #c017

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings
+from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
+from .predlog import totals
 from .monitor import MonitorError, read_log, traffic_summary
 
 # %% auto #0
@@ -22,40 +22,25 @@ __all__ = ['champion_summary', 'traffic_overview', 'latest_report', 'status_text
 def champion_summary(tracking_uri: str | None = None, # default from settings
                      name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> dict:
     "Name, version, model, metrics and training time of the champion, or {'error': why not}"
-    import mlflow
-    from mlflow.exceptions import MlflowException
+    from housing.tracking import ModelNotFound, describe_model
     uri = tracking_uri or get_settings().tracking_uri
-    try:
-        client = mlflow.MlflowClient(uri, uri)
-        mv = client.get_model_version_by_alias(name, alias)
-        run = client.get_run(mv.run_id)
-        try: md = mlflow.models.get_model_info(f'models:/{name}/{mv.version}').metadata or {}
-        except Exception: md = {}  # metadata is a nicety; the registry entry is what matters
-    except MlflowException as e:
-        return dict(error=f'no {name}@{alias} in {uri} ({str(e).splitlines()[0][:120]}); run `housing pipeline`')
-    m = run.data.metrics
-    return dict(name=name, version=str(mv.version), alias=alias, run_id=mv.run_id,
-                model=md.get('model') or run.data.tags.get('model') or run.data.params.get('model', '?'),
+    try: card = describe_model(f'models:/{name}@{alias}', uri)
+    except ModelNotFound as e: return dict(error=f'no {name}@{alias}: {e}')
+    m, md = card.metrics, card.metadata
+    return dict(name=name, version=card.version, alias=alias, run_id=card.run_id,
+                model=md.get('model') or card.tags.get('model') or card.params.get('model', '?'),
                 test_rmse=m.get('test_rmse'), cv_rmse_mean=m.get('cv_rmse_mean'), cv_rmse_std=m.get('cv_rmse_std'),
                 test_r2=m.get('test_r2'), trained_at=md.get('trained_at'), data_sha256=md.get('data_sha256'),
-                housing_version=md.get('housing_version'), tracking_uri=uri)
+                housing_version=md.get('housing_version'), tracking_uri=mask_uri(uri))
 
 # %% ../nbs/22_status.ipynb #c009
-def _totals(path: Path) -> tuple[int, int]:
-    "All-time request and row counts of the log (a cheap SQL count)"
-    con = sqlite3.connect(f'file:{path.resolve()}?mode=ro', uri=True, timeout=30)
-    try: n, rows = con.execute('SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM requests').fetchone()
-    except sqlite3.OperationalError: n, rows = 0, 0
-    finally: con.close()
-    return int(n), int(rows)
-
 def traffic_overview(prediction_log=None, # default `Settings.prediction_log`
                      now: float | None = None) -> dict:
     "Requests in the last hour / day / ever, and the last day's error rates and latency, or {'error': why not}"
     path = Path(prediction_log or get_settings().prediction_log)
     if not path.exists(): return dict(error=f'no prediction log at {path}: start the API (`housing serve`) or `housing simulate --direct`')
     now = time.time() if now is None else now
-    total, total_rows = _totals(path)
+    total, total_rows = totals(path)
     try: _, day = read_log(path, since=now - 86400, until=None)
     except MonitorError as e: return dict(error=str(e))
     day_summary = traffic_summary(day if len(day) else None) or {}

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import housing
-from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings
+from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
 from .errors import UnavailableError
 
 # %% auto #0
-__all__ = ['configure', 'code_hash', 'git_commit', 'ModelNotFound', 'LoadedModel', 'parse_models_uri', 'load_model',
-           'export_model', 'Promotion', 'promote_best', 'latest_runs', 'mark_run_failed']
+__all__ = ['configure', 'code_hash', 'git_commit', 'client', 'parse_models_uri', 'ModelCard', 'ModelNotFound', 'describe_model',
+           'champion_run_id', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'promote_best', 'latest_runs',
+           'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
 def configure(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
@@ -61,9 +62,71 @@ def git_commit(root: Path | None = None) -> str:
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
 # %% ../nbs/04_tracking.ipynb #c010
+def client(tracking_uri: str | None = None): # MLflow tracking URI; default from settings
+    "An `MlflowClient` on `tracking_uri` for both tracking and registry"
+    import mlflow
+    uri = tracking_uri or get_settings().tracking_uri
+    return mlflow.MlflowClient(uri, uri)
+
+# %% ../nbs/04_tracking.ipynb #c011
+def parse_models_uri(uri: str):
+    "`models:/name@alias` or `models:/name/version` -> (name, alias, version)"
+    rest = uri[len('models:/'):]
+    if '@' in rest: name, alias = rest.split('@', 1); return name, alias, None
+    name, _, version = rest.rpartition('/')
+    return name, None, version
+
+# %% ../nbs/04_tracking.ipynb #c014
+@dataclass
+class ModelCard:
+    "What the registry says about a model version, without loading it"
+    uri: str  # the URI it was resolved from
+    name: str  # registered model name
+    version: str  # registered version
+    alias: str | None  # alias it was resolved through, if any
+    run_id: str  # MLflow run that trained it
+    metadata: dict = field(default_factory=dict)  # model metadata: model, data_sha256, feature_ranges, code_hash, ...
+    params: dict = field(default_factory=dict)  # the run's parameters
+    metrics: dict = field(default_factory=dict)  # the run's metrics
+    tags: dict = field(default_factory=dict)  # the run's tags
+
 class ModelNotFound(UnavailableError):
     "No model could be loaded; the message says what is missing and how to fix it"
 
+# %% ../nbs/04_tracking.ipynb #c015
+def describe_model(uri: str | None = None, # `models:/name@alias` or `models:/name/version`; default the served model
+                   tracking_uri: str | None = None, # MLflow tracking URI; default from settings
+                  ) -> ModelCard:
+    "Resolve a registry URI to its version, run and metadata (no pipeline load), or raise `ModelNotFound`"
+    import warnings
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    s = get_settings()
+    uri, tracking_uri = uri or s.model_uri, tracking_uri or s.tracking_uri
+    if not uri.startswith('models:/'):
+        raise ModelNotFound(f'model URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>')
+    name, alias, version = parse_models_uri(uri)
+    c = client(tracking_uri)
+    try:
+        mv = c.get_model_version_by_alias(name, alias) if alias else c.get_model_version(name, version)
+        run = c.get_run(mv.run_id)
+        with warnings.catch_warnings():  # tqdm's 'IProgress not found' on first use, which would land in reports
+            warnings.filterwarnings('ignore', message='IProgress not found')
+            md = mlflow.models.get_model_info(f'models:/{name}/{mv.version}').metadata or {}
+    except MlflowException as e:
+        raise ModelNotFound(f'{uri} not found in {mask_uri(tracking_uri)} ({mask_uri(str(e).splitlines()[0][:200])}); '
+                            'train and promote a model first: `housing pipeline` (or `housing train MODEL` then `housing promote`)') from None
+    return ModelCard(uri, name, str(mv.version), alias, mv.run_id, dict(md), dict(run.data.params),
+                     dict(run.data.metrics), dict(run.data.tags))
+
+# %% ../nbs/04_tracking.ipynb #c016
+def champion_run_id(tracking_uri: str | None = None, name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> str | None:
+    "Run id behind `name@alias`, or None when there is none"
+    from mlflow.exceptions import MlflowException
+    try: return client(tracking_uri).get_model_version_by_alias(name, alias).run_id
+    except MlflowException: return None
+
+# %% ../nbs/04_tracking.ipynb #c020
 @dataclass
 class LoadedModel:
     "A fitted pipeline from the registry with its provenance"
@@ -77,42 +140,26 @@ class LoadedModel:
     metadata: dict = field(default_factory=dict)  # model metadata: model, data_sha256, feature_ranges, code_hash, ...
     params: dict = field(default_factory=dict)  # the run's parameters
 
-# %% ../nbs/04_tracking.ipynb #c011
-def parse_models_uri(uri: str):
-    "`models:/name@alias` or `models:/name/version` -> (name, alias, version)"
-    rest = uri[len('models:/'):]
-    if '@' in rest: name, alias = rest.split('@', 1); return name, alias, None
-    name, _, version = rest.rpartition('/')
-    return name, None, version
-
+# %% ../nbs/04_tracking.ipynb #c021
 def load_model(uri: str | None = None, # model URI; default `models:/california-housing@champion` (or `$HOUSING_MODEL_URI`)
                tracking_uri: str | None = None, # MLflow tracking URI; default from settings
               ) -> LoadedModel:
     "Load a registered model and its provenance, or raise `ModelNotFound` saying how to fix it"
     import mlflow
-    from mlflow.exceptions import MlflowException
     os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'true'
     s = get_settings()
     uri = uri or s.model_uri
     tracking_uri = tracking_uri or s.tracking_uri
     if not uri.startswith('models:/'): return _load_local(uri)  # no store needed (nor created) for a model directory
+    card = describe_model(uri, tracking_uri)
     mlflow.set_tracking_uri(tracking_uri); mlflow.set_registry_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    name, alias, version = parse_models_uri(uri)
-    try:
-        mv = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, version)
-    except MlflowException as e:
-        raise ModelNotFound(f'{uri} not found in {tracking_uri} ({str(e).splitlines()[0][:200]}); '
-                            f'train and promote a model first: `housing pipeline` (or `housing train MODEL` then `housing promote`)') from None
-    try: pipeline = mlflow.sklearn.load_model(f'models:/{name}/{mv.version}')
+    try: pipeline = mlflow.sklearn.load_model(f'models:/{card.name}/{card.version}')
     except Exception as e:  # a corrupt or missing artifact must not crash callers
-        raise ModelNotFound(f'{uri} (version {mv.version}) could not be loaded: {type(e).__name__}: {str(e)[:300]}') from None
-    run = client.get_run(mv.run_id)
-    info = mlflow.models.get_model_info(f'models:/{name}/{mv.version}')
-    return LoadedModel(pipeline=pipeline, uri=uri, name=name, version=str(mv.version), alias=alias, run_id=mv.run_id,
-                       metrics=dict(run.data.metrics), metadata=dict(info.metadata or {}), params=dict(run.data.params))
+        raise ModelNotFound(f'{uri} (version {card.version}) could not be loaded: {type(e).__name__}: {mask_uri(str(e)[:300])}') from None
+    return LoadedModel(pipeline=pipeline, uri=uri, name=card.name, version=card.version, alias=card.alias, run_id=card.run_id,
+                       metrics=card.metrics, metadata=card.metadata, params=card.params)
 
-# %% ../nbs/04_tracking.ipynb #c013
+# %% ../nbs/04_tracking.ipynb #c023
 def export_model(uri: str | None = None, # registered model URI; default the champion
                  dest: Path | str = 'model', # directory to create
                  tracking_uri: str | None = None) -> Path:
@@ -145,7 +192,7 @@ def _load_local(path: str) -> LoadedModel:
                        alias=reg.get('alias'), run_id=reg.get('run_id', info.run_id or ''),
                        metrics=reg.get('metrics', md.get('metrics', {})), metadata=md, params=reg.get('params', {}))
 
-# %% ../nbs/04_tracking.ipynb #c015
+# %% ../nbs/04_tracking.ipynb #c025
 @dataclass
 class Promotion:
     "What `promote_best` did"
@@ -161,23 +208,21 @@ class Promotion:
         if not self.changed: return f'unchanged: {head}'
         return f"{head}; was version {self.previous}" if self.previous else f"{head}; there was no champion before"
 
-# %% ../nbs/04_tracking.ipynb #c016
+# %% ../nbs/04_tracking.ipynb #c026
 def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
                  tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                  data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
                  name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> Promotion:
     "Point `alias` at the registered version with the lowest `metric` and say what changed"
-    import mlflow
     from mlflow.exceptions import MlflowException
     from housing.data import read_manifest
-    tracking_uri = tracking_uri or get_settings().tracking_uri
-    client = mlflow.MlflowClient(tracking_uri, tracking_uri)
+    c = client(tracking_uri)
     if data_sha256 is None:
         try: data_sha256 = read_manifest()['sha256']
         except FileNotFoundError: data_sha256 = ''
     best = None; n = 0
-    for mv in client.search_model_versions(f"name='{name}'"):
-        run = client.get_run(mv.run_id)
+    for mv in c.search_model_versions(f"name='{name}'"):
+        run = c.get_run(mv.run_id)
         if run.info.status != 'FINISHED' or metric not in run.data.metrics: continue
         if data_sha256 and run.data.tags.get('data.sha256') != data_sha256: continue
         n += 1
@@ -187,14 +232,14 @@ def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
         raise ModelNotFound(f'no finished registered version of {name!r} has metric {metric!r}'
                             + (f' on data {data_sha256[:12]}' if data_sha256 else '') + '; train models first: `housing train-all`')
     (score, _), mv, run = best
-    try: previous = client.get_model_version_by_alias(name, alias).version
+    try: previous = c.get_model_version_by_alias(name, alias).version
     except MlflowException: previous = None
     changed = previous != mv.version
-    if changed: client.set_registered_model_alias(name, alias, mv.version)
+    if changed: c.set_registered_model_alias(name, alias, mv.version)
     return Promotion(str(mv.version), run.data.tags.get('model', run.data.params.get('model', '?')), score,
                      None if previous is None else str(previous), changed, n)
 
-# %% ../nbs/04_tracking.ipynb #c018
+# %% ../nbs/04_tracking.ipynb #c028
 def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
     "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model)"
     import mlflow
@@ -212,8 +257,18 @@ def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
 
 def mark_run_failed(run_id: str, tracking_uri: str | None = None, reason: str = ''):
     "Mark a run FAILED (a notebook that stopped half-way leaves its run RUNNING otherwise)"
-    import mlflow
-    tracking_uri = tracking_uri or get_settings().tracking_uri
-    client = mlflow.MlflowClient(tracking_uri, tracking_uri)
-    if reason: client.set_tag(run_id, 'failure', reason[:5000])
-    client.set_terminated(run_id, status='FAILED')
+    c = client(tracking_uri)
+    if reason: c.set_tag(run_id, 'failure', reason[:5000])
+    c.set_terminated(run_id, status='FAILED')
+
+def attach_files(run_id: str, # the run to attach to
+                 files=(), # local files to log as artifacts (missing ones are skipped)
+                 artifact_path: str = '', # folder inside the run's artifacts
+                 metrics: dict | None = None, # metrics to log on the run
+                 tracking_uri: str | None = None) -> dict:
+    "Log `files` and `metrics` on an existing run; returns the run's metrics afterwards"
+    c = client(tracking_uri)
+    for f in files:
+        if f and Path(f).exists(): c.log_artifact(run_id, str(f), artifact_path or None)
+    for k, v in (metrics or {}).items(): c.log_metric(run_id, k, v)
+    return dict(c.get_run(run_id).data.metrics)
