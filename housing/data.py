@@ -9,7 +9,6 @@ import hashlib
 import json
 import math
 import operator
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import get_settings
+from .config import DOLLARS_PER_UNIT, get_settings
 from .errors import InputError
 
 # %% auto #0
@@ -26,7 +25,7 @@ __all__ = ['RAW_COLUMNS', 'FEATURES', 'TARGET', 'TARGET_CAP', 'RAW_FILENAME', 'F
            'DataMismatchWarning', 'read_manifest', 'check_manifest', 'load_housing', 'split_train_test',
            'feature_ranges', 'build_manifest']
 
-# %% ../nbs/01_data.ipynb #c005
+# %% ../nbs/01_data.ipynb #c015
 RAW_COLUMNS = ['longitude', 'latitude', 'housingMedianAge', 'totalRooms', 'totalBedrooms',
                'population', 'households', 'medianIncome', 'medianHouseValue']
 FEATURES = ['MedInc', 'HouseAge', 'AveRooms', 'AveBedrms', 'Population', 'AveOccup', 'Latitude', 'Longitude']
@@ -34,7 +33,7 @@ TARGET = 'MedHouseVal'  # median house value in $100,000
 TARGET_CAP = 5.00001  # the census capped values at $500,001
 RAW_FILENAME = 'cal_housing.data'
 
-# %% ../nbs/01_data.ipynb #c007
+# %% ../nbs/01_data.ipynb #c017
 @dataclass(frozen=True)
 class Rule:
     "What a possible value of one feature is"
@@ -66,7 +65,7 @@ FEATURE_RULES = {
 CROSS_RULES = [('AveBedrms', '<=', 'AveRooms')]  # a household cannot have more bedrooms than rooms
 _COMPARE = {'<=': operator.le, '<': operator.lt, '>=': operator.ge, '>': operator.gt}
 
-# %% ../nbs/01_data.ipynb #c008
+# %% ../nbs/01_data.ipynb #c018
 def row_problems(row: dict) -> list[tuple[str, str]]:
     "Business-rule problems of one row of features as `(field, what was expected)` pairs"
     out = []
@@ -79,7 +78,7 @@ def row_problems(row: dict) -> list[tuple[str, str]]:
             if not _COMPARE[op](row[a], row[b]): out.append((a, f'{a} {op} {b}'))
     return out
 
-# %% ../nbs/01_data.ipynb #c010
+# %% ../nbs/01_data.ipynb #c020
 def frame_problems(df: pd.DataFrame) -> list[tuple[int, str, str]]:
     "Vectorised `row_problems` over a frame: `(row position, field, expected)` for each broken rule"
     out = []
@@ -92,57 +91,75 @@ def frame_problems(df: pd.DataFrame) -> list[tuple[int, str, str]]:
         out += [(int(i), a, f'{a} {op} {b}') for i in np.flatnonzero(bad)]
     return sorted(out)
 
-# %% ../nbs/01_data.ipynb #c012
+# %% ../nbs/01_data.ipynb #c022
 class DataError(InputError):
     "The data could not be read or breaks the schema; the message names the file and the problem"
 
 def _fail(path, msg): raise DataError(f'{path}: {msg}')
 
-# %% ../nbs/01_data.ipynb #c013
+# %% ../nbs/01_data.ipynb #c024
+def _data_lines(path: Path) -> tuple[list[str], np.ndarray]:
+    "The non-blank lines of a raw file and their 1-based line numbers, after checking that each has 9 fields"
+    try: text = path.read_bytes().decode('utf-8')  # no newline translation: CR stays CR
+    except UnicodeDecodeError: _fail(path, 'is not a text file (expected comma-separated numbers)')
+    lines, numbers, wrong = [], [], []
+    for n, line in enumerate(text.split('\n'), 1):  # not splitlines(): a stray CR inside a CRLF line is no line break
+        line = line.removesuffix('\r')
+        if not line.strip(): continue
+        k = line.count(',') + 1
+        if k != len(RAW_COLUMNS): wrong.append((n, k))
+        lines.append(line); numbers.append(n)
+    if not lines: _fail(path, 'file has no data rows')
+    if wrong:
+        (n, k), more = wrong[0], len(wrong) - 1
+        _fail(path, f'line {n} has {k} fields, expected {len(RAW_COLUMNS)} ({", ".join(RAW_COLUMNS)})'
+                    + (f'; {more} more lines have the wrong number of fields' if more else ''))
+    return lines, np.asarray(numbers)
+
+# %% ../nbs/01_data.ipynb #c025
 def _read_raw_table(path: Path) -> pd.DataFrame:
     "Parse a StatLib-format file into a float frame with `RAW_COLUMNS`, or raise a `DataError`"
     if not path.exists(): _fail(path, 'file not found (expected the StatLib cal_housing.data; set HOUSING_RAW_DATA or pass a path)')
     if path.is_dir(): _fail(path, 'is a directory, expected the cal_housing.data file')
     if path.stat().st_size == 0: _fail(path, 'file is empty (expected 20,640 lines of 9 comma-separated numbers)')
-    try: df = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=True)
-    except pd.errors.EmptyDataError: _fail(path, 'file has no data rows')
-    except pd.errors.ParserError as e:
-        m = re.search(r'Expected (\d+) fields in line (\d+), saw (\d+)', str(e))
-        where = f'line {m.group(2)} has {m.group(3)} columns where earlier lines have {m.group(1)}' if m else str(e).strip().replace('\n', ' ')
-        _fail(path, f'wrong number of columns: {where}; expected {len(RAW_COLUMNS)}: {", ".join(RAW_COLUMNS)}')
-    except UnicodeDecodeError: _fail(path, 'is not a text file (expected comma-separated numbers)')
-    if df.shape[1] != len(RAW_COLUMNS):
-        _fail(path, f'has {df.shape[1]} columns, expected {len(RAW_COLUMNS)}: {", ".join(RAW_COLUMNS)} (no header)')
-    df.columns = RAW_COLUMNS
+    lines, numbers = _data_lines(path)
+    cells = pd.DataFrame([line.split(',') for line in lines], columns=RAW_COLUMNS)
     out = {}
     for c in RAW_COLUMNS:
-        s = df[c].str.strip()
+        s = cells[c].str.strip()
         num = pd.to_numeric(s, errors='coerce')
         missing = (s == '') | s.str.lower().isin(['nan', 'na', 'null', 'none'])
         bad = num.isna() & ~missing
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            _fail(path, f'line {i+1}, column {c}: {s.iloc[i][:40]!r} is not a number')
+            _fail(path, f'line {numbers[i]}, column {c}: {s.iloc[i][:40]!r} is not a number')
         if missing.any():
             i = int(np.flatnonzero(missing.to_numpy())[0])
-            _fail(path, f'line {i+1}, column {c}: value is missing (NaN); every cell must be a number')
+            _fail(path, f'line {numbers[i]}, column {c}: value is missing (NaN); every cell must be a number')
         x = num.to_numpy(np.float64)
         if not np.isfinite(x).all():
             i = int(np.flatnonzero(~np.isfinite(x))[0])
-            _fail(path, f'line {i+1}, column {c}: value is not finite; every cell must be a finite number')
+            _fail(path, f'line {numbers[i]}, column {c}: value is not finite; every cell must be a finite number')
         out[c] = x
-    return pd.DataFrame(out)
+    raw = pd.DataFrame(out)
+    raw.attrs['lines'] = numbers
+    return raw
 
-# %% ../nbs/01_data.ipynb #c014
+# %% ../nbs/01_data.ipynb #c028
 _RAW_POSITIVE = ['households', 'population', 'totalRooms', 'medianIncome', 'medianHouseValue']
+
+def _line(raw: pd.DataFrame, i: int) -> int:
+    "The file line of row position `i` (rows count from line 1 when the frame did not come from a file)"
+    lines = raw.attrs.get('lines')
+    return int(lines[i]) if lines is not None else i + 1
 
 def canonical_from_raw(raw: pd.DataFrame, source='raw data') -> pd.DataFrame:
     "The canonical frame (`FEATURES` + `TARGET`) from StatLib columns, computed as scikit-learn does"
     for c in _RAW_POSITIVE:
         bad = np.flatnonzero(raw[c].to_numpy() <= 0)
-        if len(bad): _fail(source, f'line {bad[0]+1}, column {c}: must be > 0 ({len(bad)} rows break this)')
+        if len(bad): _fail(source, f'line {_line(raw, bad[0])}, column {c}: must be > 0 ({len(bad)} rows break this)')
     bad = np.flatnonzero(raw['totalBedrooms'].to_numpy() < 0)
-    if len(bad): _fail(source, f'line {bad[0]+1}, column totalBedrooms: must be >= 0')
+    if len(bad): _fail(source, f'line {_line(raw, bad[0])}, column totalBedrooms: must be >= 0')
     hh = raw['households'].to_numpy(np.float64)
     df = pd.DataFrame({
         'MedInc': raw['medianIncome'].to_numpy(np.float64),
@@ -153,15 +170,15 @@ def canonical_from_raw(raw: pd.DataFrame, source='raw data') -> pd.DataFrame:
         'AveOccup': raw['population'].to_numpy(np.float64) / hh,
         'Latitude': raw['latitude'].to_numpy(np.float64),
         'Longitude': raw['longitude'].to_numpy(np.float64),
-        TARGET: raw['medianHouseValue'].to_numpy(np.float64) / 100000.0,
+        TARGET: raw['medianHouseValue'].to_numpy(np.float64) / DOLLARS_PER_UNIT,
     })
     problems = frame_problems(df)
     if problems:
         i, field, expected = problems[0]
-        _fail(source, f'line {i+1}: {field} must be {expected} ({len(problems)} problems in all)')
+        _fail(source, f'line {_line(raw, i)}: {field} must be {expected} ({len(problems)} problems in all)')
     return df
 
-# %% ../nbs/01_data.ipynb #c015
+# %% ../nbs/01_data.ipynb #c029
 def resolve_raw_path(path=None) -> Path | None:
     "The raw file to read: `path`, else `$HOUSING_RAW_DATA`, else `data/raw/cal_housing.data` if it exists, else None"
     if path is not None: return Path(path).expanduser()
@@ -182,7 +199,7 @@ def _fetch_sklearn() -> pd.DataFrame:
     df = bunch.frame.astype(np.float64).reset_index(drop=True)
     return df[FEATURES + [TARGET]]
 
-# %% ../nbs/01_data.ipynb #c017
+# %% ../nbs/01_data.ipynb #c031
 def content_hash(df: pd.DataFrame) -> str:
     "sha256 of the frame's column names and float64 values, in order"
     h = hashlib.sha256('|'.join(map(str, df.columns)).encode())
@@ -207,7 +224,7 @@ def check_manifest(df: pd.DataFrame, source='data', manifest=None) -> bool:
                   DataMismatchWarning, stacklevel=2)
     return False
 
-# %% ../nbs/01_data.ipynb #c018
+# %% ../nbs/01_data.ipynb #c032
 def load_housing(path=None, check=True) -> pd.DataFrame:
     "The canonical frame from `path`, `$HOUSING_RAW_DATA`, `data/raw/`, or scikit-learn's downloader, in that order"
     p = resolve_raw_path(path)
@@ -217,13 +234,13 @@ def load_housing(path=None, check=True) -> pd.DataFrame:
     if check: check_manifest(df, source)
     return df
 
-# %% ../nbs/01_data.ipynb #c023
+# %% ../nbs/01_data.ipynb #c037
 def split_train_test(df: pd.DataFrame, test_size: float = 0.2, seed: int = 42):
     "Deterministic split into `X_train, X_test, y_train, y_test` (scikit-learn's `train_test_split`)"
     from sklearn.model_selection import train_test_split
     return train_test_split(df[FEATURES], df[TARGET], test_size=test_size, random_state=seed)
 
-# %% ../nbs/01_data.ipynb #c025
+# %% ../nbs/01_data.ipynb #c039
 def feature_ranges(X: pd.DataFrame) -> dict:
     "Observed `[min, max]` of each feature: what the model has seen"
     return {c: [float(X[c].min()), float(X[c].max())] for c in FEATURES}

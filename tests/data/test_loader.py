@@ -62,8 +62,9 @@ def test_environment_variable_is_used(monkeypatch, tmp_path):
     (None, 'file not found'),
     ('', 'file is empty'),
     ('\n\n', 'no data rows'),
-    ('1,2,3\n4,5,6\n', 'has 3 columns, expected 9'),
-    (GOOD + '-122.25,37.85,52.0,1274.0,235.0,558.0,219.0,5.6431,341300.0,EXTRA\n', 'wrong number of columns'),
+    ('1,2,3\n4,5,6\n', 'line 1 has 3 fields, expected 9'),
+    (GOOD + '-122.25,37.85,52.0,1274.0,235.0,558.0,219.0,5.6431,341300.0,EXTRA\n', 'line 3 has 10 fields, expected 9'),
+    (GOOD + '\n-122.25,37.85,52.0,abc,235.0,558.0,219.0,5.6431,341300.0\n', "line 4, column totalRooms: 'abc' is not a number"),
     ('longitude,latitude,housingMedianAge,totalRooms,totalBedrooms,population,households,medianIncome,medianHouseValue\n' + GOOD,
      "line 1, column longitude: 'longitude' is not a number"),
     (GOOD + '-122.25,37.85,52.0,abc,235.0,558.0,219.0,5.6431,341300.0\n', "line 3, column totalRooms: 'abc' is not a number"),
@@ -113,3 +114,23 @@ def test_split_is_deterministic_80_20_and_seeded(housing_frame):
     assert a[0].index.equals(b[0].index) and np.array_equal(a[3], b[3])
     assert not a[0].index.equals(c[0].index)
     assert set(a[0].index).isdisjoint(a[1].index)
+
+
+def _real_with_line_300(tmp_path, change):
+    raw = Path(__import__('os').environ['HOUSING_RAW_DATA']).read_bytes().split(b'\n')
+    raw[299] = change(raw[299])
+    p = tmp_path/'cal_housing.data'; p.write_bytes(b'\n'.join(raw))
+    return p
+
+
+def test_an_extra_field_on_a_real_line_is_named_with_its_line_and_count(tmp_path):
+    """`,1.0` appended to line 300 of the real CRLF file (after its CR, as a line-oriented tool does)."""
+    p = _real_with_line_300(tmp_path, lambda line: line + b',1.0')
+    with pytest.raises(DataError) as e: load_housing(p)
+    assert 'line 300 has 10 fields, expected 9' in str(e.value), str(e.value)
+
+
+def test_a_truncated_real_line_is_named_with_its_line_and_count(tmp_path):
+    p = _real_with_line_300(tmp_path, lambda line: b','.join(line.split(b',')[:4]))
+    with pytest.raises(DataError) as e: load_housing(p)
+    assert 'line 300 has 4 fields, expected 9' in str(e.value), str(e.value)
