@@ -78,23 +78,24 @@ class Var:
     default: Any  # the value when unset; a callable takes the project root
     doc: str  # what it means, for `housing config` and the README
     secret: bool = False  # never printed
+    shown_default: str = ''  # how to describe a default that is computed (None or a function of the root)
 
 def _under(*parts):
     return lambda root: root.joinpath(*parts)
 
 # %% ../nbs/00_config.ipynb #c014
 VARIABLES: tuple[Var, ...] = (
-    Var('root', 'HOUSING_HOME', _path, None, 'project root (default: the folder above the cwd holding settings.ini)'),
-    Var('raw_data', 'HOUSING_RAW_DATA', _path, None, 'raw data file in StatLib format (default: data/raw/, else the downloader)'),
+    Var('root', 'HOUSING_HOME', _path, None, 'project root', shown_default='the nearest folder above the cwd holding settings.ini'),
+    Var('raw_data', 'HOUSING_RAW_DATA', _path, None, 'raw data file in StatLib format', shown_default='data/raw/cal_housing.data, else the downloader'),
     Var('tracking_uri', 'MLFLOW_TRACKING_URI', _text, lambda root: f"sqlite:///{root/'mlflow.db'}", 'MLflow tracking store or server'),
     Var('experiment', 'HOUSING_EXPERIMENT', _text, EXPERIMENT_NAME, 'MLflow experiment of the training runs'),
     Var('model_uri', 'HOUSING_MODEL_URI', _text, f'models:/{MODEL_NAME}@{CHAMPION_ALIAS}', 'the model the API serves and the monitor compares against'),
     Var('prediction_log', 'HOUSING_PREDICTION_LOG', _path, _under('logs', 'predictions.db'), 'SQLite prediction log'),
     Var('api_url', 'HOUSING_API_URL', _text, DEFAULT_API_URL, 'where clients (dashboard, simulator) reach the API'),
-    Var('api_key', 'HOUSING_API_KEY', _text, None, 'key clients send as X-API-Key; unset: prediction routes are open', secret=True),
-    Var('admin_token', 'HOUSING_ADMIN_TOKEN', _text, None, 'bearer token for admin routes; unset: admin routes are closed', secret=True),
+    Var('api_key', 'HOUSING_API_KEY', _text, None, 'key clients send as X-API-Key', secret=True, shown_default='unset: prediction routes are open'),
+    Var('admin_token', 'HOUSING_ADMIN_TOKEN', _text, None, 'bearer token for admin routes', secret=True, shown_default='unset: admin routes are closed'),
     Var('max_batch', 'HOUSING_MAX_BATCH', _number(int, 1), 1000, 'most rows in one /predict/batch request'),
-    Var('max_body_bytes', 'HOUSING_MAX_BODY_BYTES', _number(int, 1024), None, 'largest request body (default: 1 MiB or 700 bytes per batch row)'),
+    Var('max_body_bytes', 'HOUSING_MAX_BODY_BYTES', _number(int, 1024), None, 'largest request body in bytes', shown_default='1 MiB, or 700 bytes per batch row if more'),
     Var('microbatch', 'HOUSING_MICROBATCH', _boolean, True, 'group concurrent single-row requests into one model call'),
     Var('microbatch_max_rows', 'HOUSING_MICROBATCH_MAX_ROWS', _number(int, 1), 64, 'most rows in one micro-batch'),
     Var('microbatch_wait_ms', 'HOUSING_MICROBATCH_WAIT_MS', _number(float, 0), 2.0, 'longest wait for a micro-batch to fill, ms'),
@@ -159,9 +160,13 @@ def mask_uri(text: str | None) -> str | None:
     return _USERINFO.sub(lambda m: f"{m['scheme']}***@", str(text))
 
 # %% ../nbs/00_config.ipynb #c027
+def _text_of(value) -> str:
+    if isinstance(value, bool): return 'on' if value else 'off'
+    return '' if value is None else mask_uri(str(value))
+
 def _shown(var: Var, value) -> str:
     if var.secret: return '(set)' if value else '(unset)'
-    return '' if value is None else mask_uri(str(value))
+    return _text_of(value)
 
 def settings_table(settings: Settings | None = None) -> list[dict]:
     "One row per environment variable: variable, value (secrets masked), default, meaning"
@@ -170,7 +175,7 @@ def settings_table(settings: Settings | None = None) -> list[dict]:
     for v in VARIABLES:
         default = v.default(Path('<root>')) if callable(v.default) else v.default
         rows.append(dict(variable=v.env, value=_shown(v, getattr(s, v.field)),
-                         default='' if default is None else str(default), meaning=v.doc))
+                         default=v.shown_default or _text_of(default), meaning=v.doc))
     return rows
 
 def settings_markdown(settings: Settings | None = None, values: bool = False) -> str:
@@ -178,5 +183,6 @@ def settings_markdown(settings: Settings | None = None, values: bool = False) ->
     cols = ['variable', *(['value'] if values else []), 'default', 'meaning']
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for r in settings_table(settings):
-        lines.append('| ' + ' | '.join(f'`{r[c]}`' if c in ('variable', 'default') and r[c] else r[c] for c in cols) + ' |')
+        lines.append('| ' + ' | '.join(f'`{r[c]}`' if c == 'variable' or (c == 'default' and r[c] and ' ' not in r[c]) else r[c]
+                                       for c in cols) + ' |')
     return '\n'.join(lines)

@@ -6,10 +6,36 @@ from pathlib import Path
 HOUSING = Path(sys.executable).parent/'housing'
 
 
-def test_help_lists_every_verb():
+def test_help_lists_every_verb_under_its_group():
     out = subprocess.run([HOUSING, '--help'], capture_output=True, text=True, check=True).stdout
-    for verb in ('train', 'train-all', 'promote', 'leaderboard', 'pipeline', 'serve', 'monitor', 'simulate', 'dashboard', 'status', 'data', 'models'):
-        assert f'    {verb} ' in out or f'    {verb}\n' in out, verb
+    groups = {'train and choose models': ('models', 'data', 'train', 'train-all', 'pipeline', 'promote', 'leaderboard', 'sweep'),
+              'serve and score': ('serve', 'simulate'), 'watch the served model': ('monitor', 'status', 'dashboard'),
+              'deliver and configure': ('export-model', 'config')}
+    for title, verbs in groups.items():
+        section = out.split(f'{title}:\n', 1)[1].split('\n\n')[0]
+        for verb in verbs:
+            assert f'\n  {verb} ' in '\n' + section, (title, verb, section)
+
+
+def test_every_option_of_every_verb_has_help_and_shows_its_default():
+    from housing.cli import VERBS, build_parser
+    sub = build_parser()._subparsers._group_actions[0].choices
+    assert set(sub) == set(VERBS)
+    for name, parser in sub.items():
+        for action in parser._actions:
+            if action.dest in ('help',): continue
+            assert action.help, (name, action.dest)
+            takes_value = action.nargs != 0 and action.option_strings and action.dest != 'param'
+            if takes_value and action.default is not None:
+                assert f'(default: {action.default})' in action.help, (name, action.dest, action.help)
+
+
+def test_help_answers_fast_and_imports_nothing_heavy():
+    code = ('import sys, time; t = time.perf_counter(); from housing.cli import build_parser; build_parser().format_help(); '
+            'heavy = [m for m in ("mlflow", "sklearn", "pandas", "fastapi", "matplotlib") if m in sys.modules]; '
+            'print(heavy, time.perf_counter() - t)')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith('[]'), out
 
 
 def test_unknown_model_is_one_line_and_exit_2():
