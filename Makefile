@@ -20,7 +20,7 @@ readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
 
-.PHONY: bench-api bench-inference sweep bench-monitor readme help install pipeline test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+.PHONY: bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
 
 help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test-py: $(STAMP) ## only pytest (tests/ and nbval)
 export: $(STAMP) ## regenerate housing/ from the notebooks, clean them, rebuild README.md
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
+
+docs: $(STAMP) ## execute every library notebook and render it to offline HTML in _docs/ (open _docs/index.html)
+	$(BIN)/housing docs
 
 lab: $(STAMP) ## JupyterLab on the repo with the project's kernel
 	$(BIN)/jupyter lab --notebook-dir=.

@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'leaderboard', 'sweep', 'serve', 'simulate', 'monitor', 'status', 'dashboard', 'export_model', 'config',
-           'build_parser', 'main']
+           'leaderboard', 'sweep', 'serve', 'simulate', 'monitor', 'status', 'dashboard', 'export_model', 'docs',
+           'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -84,7 +84,14 @@ def _notebook_params(pairs) -> dict:
                              f"(estimator parameters belong to one model: housing train MODEL -p {bad[0]} VALUE)")
     return {name: parse_value(value) for name, value in pairs or []}
 
-# %% ../nbs/90_cli.ipynb #c015
+# %% ../nbs/90_cli.ipynb #c016
+def _refresh_index():
+    "Rewrite the landing page; a failure is reported, not raised (the verb itself succeeded)"
+    from housing.site import write_index
+    try: print(f'reports: {write_index()}')
+    except Exception as e: print(f'reports: index not refreshed ({type(e).__name__}: {e})', file=sys.stderr)  # noqa: BLE001
+
+# %% ../nbs/90_cli.ipynb #c017
 @verb('train')
 def models():
     "list the model catalogue"
@@ -104,7 +111,7 @@ def data(*, path: str = None): # raw StatLib file (default: $HOUSING_RAW_DATA, d
     if caught: print(f'WARNING: {caught[0].message}'); return 1
     print('matches data/manifest.json'); return 0
 
-# %% ../nbs/90_cli.ipynb #c016
+# %% ../nbs/90_cli.ipynb #c018
 @verb('train')
 def train(model: str, # catalogue name (see `housing models`)
           *, param: list = None): # NAME VALUE: a notebook parameter (seed, cv_folds, ...) or an estimator parameter; repeatable
@@ -117,7 +124,7 @@ def train(model: str, # catalogue name (see `housing models`)
     print(f"{model}: test RMSE {m.get('test_rmse', nan):.4f}, CV RMSE {m.get('cv_rmse_mean', nan):.4f} "
           f"± {m.get('cv_rmse_std', nan):.4f}; run {r.run_id}; {r.wall_s:.1f} s (papermill overhead {r.overhead_s:.1f} s)\n"
           f"notebook: {r.output}\nreport: {r.html}")
-    return 0
+    _refresh_index(); return 0
 
 @verb('train')
 def train_all(models: list[str] = None, # catalogue names (default: all)
@@ -128,18 +135,20 @@ def train_all(models: list[str] = None, # catalogue names (default: all)
     results = _train_all(models or list(CATALOGUE), _notebook_params(param))
     return 0 if all(r.ok for r in results) else 1
 
-# %% ../nbs/90_cli.ipynb #c017
+# %% ../nbs/90_cli.ipynb #c019
 @verb('train')
 def pipeline(models: list[str] = None): # catalogue names (default: all)
     "data check -> train every model -> promote the champion -> leaderboard"
     from housing.reports import pipeline as _pipeline
-    return _pipeline(models or None)
+    code = _pipeline(models or None)
+    _refresh_index(); return code
 
 @verb('train')
 def promote(*, metric: str = 'cv_rmse_mean'): # run metric to minimise
     "point the alias 'champion' at the registered version with the best metric"
     from housing.tracking import promote_best
-    print(promote_best(metric=metric)); return 0
+    print(promote_best(metric=metric))
+    _refresh_index(); return 0
 
 @verb('train')
 def leaderboard():
@@ -160,7 +169,7 @@ def sweep(model: str, # catalogue name (see `housing models`)
     from housing.sweep import run_sweep
     return run_sweep(model, n_trials=trials, params=dict(param or [])) or 0
 
-# %% ../nbs/90_cli.ipynb #c019
+# %% ../nbs/90_cli.ipynb #c021
 @verb('serve')
 def serve(*, host: str = '127.0.0.1', # interface to bind; 0.0.0.0 for all (then set HOUSING_API_KEY)
           port: int = 8000, # TCP port
@@ -182,7 +191,7 @@ def simulate(*, rows: int = 1000, # rows of traffic to send
     from housing.simulate import simulate as _simulate
     _simulate(rows=rows, scenario=scenario, api=api, direct=direct, seed=seed); return 0
 
-# %% ../nbs/90_cli.ipynb #c020
+# %% ../nbs/90_cli.ipynb #c022
 @verb('monitor')
 def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8601, or a duration ago such as 24h
             until: str = None, # end of the log window, same forms (default: now)
@@ -191,7 +200,8 @@ def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8
             fail_on_alert: bool = False): # exit with status 1 when any check ALERTs
     "render a drift report from the prediction log (or a CSV) to reports/drift/"
     from housing.monitor import run_monitor
-    return run_monitor(since=since, until=until, current=current, fail_on_alert=fail_on_alert, window=window)
+    code = run_monitor(since=since, until=until, current=current, fail_on_alert=fail_on_alert, window=window)
+    _refresh_index(); return code
 
 @verb('monitor')
 def status(*, width: int = 80): # maximum line length
@@ -206,13 +216,26 @@ def dashboard(*, host: str = '127.0.0.1', # address to bind; 0.0.0.0 in a contai
     from housing.dashboard import dashboard as _dashboard
     return _dashboard(port=port, host=host) or 0
 
-# %% ../nbs/90_cli.ipynb #c022
+# %% ../nbs/90_cli.ipynb #c024
 @verb('deliver')
 def export_model(dest: str, # directory to create
                  *, model_uri: str = None): # registered model to copy (default: the champion)
     "copy a registered model into a directory, e.g. to bake it into an image"
     from housing.tracking import export_model as _export
     print(f'exported to {_export(model_uri, dest)}'); return 0
+
+@verb('deliver')
+def docs(*, out: str = '_docs', # folder to write, under the project root unless absolute
+         workers: int = 2): # notebooks executed at once
+    "execute every library notebook and render it to offline HTML docs with an index"
+    from housing.config import get_settings
+    from housing.site import build_docs, write_index
+    from pathlib import Path
+    folder = Path(out) if Path(out).is_absolute() else get_settings().root/out
+    failures = build_docs(folder, workers=workers)
+    for f in failures: print(f'FAILED {f}', file=sys.stderr)
+    print(f'docs: {folder/"index.html"}'); write_index()
+    return 1 if failures else 0
 
 @verb('deliver')
 def config():
@@ -224,7 +247,7 @@ def config():
     print('\nEach variable overrides its default; `housing VERB --help` options override the variable.')
     return 0
 
-# %% ../nbs/90_cli.ipynb #c024
+# %% ../nbs/90_cli.ipynb #c026
 def build_parser() -> argparse.ArgumentParser:
     "The `housing` argument parser: one sub-command per registered verb"
     lines = []
@@ -238,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, fn) in VERBS.items(): add_verb(sub, name, fn)
     return p
 
-# %% ../nbs/90_cli.ipynb #c026
+# %% ../nbs/90_cli.ipynb #c028
 def main(argv=None) -> int:
     "Entry point of the `housing` console script; returns the exit status"
     import os
@@ -252,5 +275,5 @@ def main(argv=None) -> int:
         print(f'housing {ns.command}: error: {e}', file=sys.stderr); return 2
     except KeyboardInterrupt: return 130
 
-# %% ../nbs/90_cli.ipynb #c031
+# %% ../nbs/90_cli.ipynb #c033
 def _entry(): sys.exit(main())
