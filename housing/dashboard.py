@@ -13,20 +13,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+import housing.config as hconfig
 import housing.data as hdata
+import housing.site as hsite
 import housing.status as hstatus
+import housing.validation as hvalid
 
 # %% auto #0
-__all__ = ['DEFAULT_API', 'EXAMPLE_ROW', 'api_url', 'predict_via_api', 'traffic_series', 'app', 'streamlit_command', 'dashboard']
+__all__ = ['api_url', 'predict_via_api', 'traffic_series', 'format_pvalue', 'board_view', 'app', 'streamlit_command', 'dashboard']
 
 # %% ../nbs/23_dashboard.ipynb #c006
-DEFAULT_API = 'http://127.0.0.1:8000'  # where `housing serve` listens by default
-EXAMPLE_ROW = dict(MedInc=3.87, HouseAge=29.0, AveRooms=5.43, AveBedrms=1.10, Population=1425.0, AveOccup=3.07,
-                   Latitude=35.63, Longitude=-119.57)  # the form's starting values: about the data's averages
-
 def api_url() -> str:
-    "Base URL of the prediction API (`HOUSING_API_URL`)"
-    return (os.environ.get('HOUSING_API_URL') or DEFAULT_API).rstrip('/')
+    "Base URL of the prediction API (`Settings.api_url`, from `HOUSING_API_URL`)"
+    return hconfig.get_settings().api_url.rstrip('/')
 
 def predict_via_api(row: dict, # the 8 features
                     url: str | None = None, # API base URL; default `api_url()`
@@ -34,7 +33,8 @@ def predict_via_api(row: dict, # the 8 features
     "`{'ok': True, **answer}` from `POST /predict`, or `{'ok': False, 'error': what went wrong and what to do}`"
     import httpx
     url = (url or api_url()).rstrip('/')
-    headers = {'X-API-Key': os.environ['HOUSING_API_KEY']} if os.environ.get('HOUSING_API_KEY') else {}
+    key = hconfig.get_settings().api_key
+    headers = {'X-API-Key': key} if key else {}
     try:
         r = (client or httpx).post(f'{url}/predict', json=row, timeout=timeout, headers=headers)
     except httpx.TransportError as e:
@@ -60,13 +60,29 @@ def traffic_series(requests: pd.DataFrame, # rows of the `requests` table
     return volume, latency
 
 # %% ../nbs/23_dashboard.ipynb #c012
-_STATUS_COLOURS = {'OK': '#2e7d32', 'WARN': '#ef8f00', 'ALERT': '#c62828'}
+def format_pvalue(p) -> str:
+    "A p-value a reader can trust: 3 significant digits, scientific below 0.001, never 0"
+    if p is None or p != p: return '?'
+    if p < 1e-300: return '< 1e-300'
+    return f'{p:.3g}' if p >= 1e-3 else f'{p:.2e}'
 
+# %% ../nbs/23_dashboard.ipynb #c014
+_BOARD_DECIMALS = {'fit s': 1, 'notebook s': 1, 'papermill s': 1, 'ms/row': 3, 'seed claim': 3}  # others: 4
+_BOARD_HIDDEN = ('run', 'papermill s', 'seed claim')  # in the MLflow UI and the HTML leaderboard; too wide here
+
+def board_view(board: pd.DataFrame) -> pd.DataFrame:
+    "The leaderboard as the dashboard shows it: fewer columns, each rounded to the decimals it deserves"
+    view = board.drop(columns=[c for c in _BOARD_HIDDEN if c in board])
+    for c in view.select_dtypes('number'): view[c] = view[c].round(_BOARD_DECIMALS.get(c, 4))
+    return view
+
+# %% ../nbs/23_dashboard.ipynb #c017
 def _badge(status: str) -> str:
     return f":{ {'OK': 'green', 'WARN': 'orange', 'ALERT': 'red'}.get(status, 'gray') }[**{status}**]"
 
 def _paint(s):
-    return f'background-color: {_STATUS_COLOURS[s]}; color: white; font-weight: bold' if s in _STATUS_COLOURS else ''
+    colours = hsite.STATUS_COLOURS
+    return f'background-color: {colours[s]}; color: white; font-weight: bold' if s in colours else ''
 
 def _form():
     st.sidebar.header('Predict a price')
@@ -74,24 +90,26 @@ def _form():
         row = {}
         for f in hdata.FEATURES:
             rule = hdata.FEATURE_RULES[f]
-            row[f] = st.number_input(f'{f} ({rule.unit})', value=float(EXAMPLE_ROW[f]), help=rule.meaning, format='%.4f', key=f'in_{f}')
+            row[f] = st.number_input(f'{f} ({rule.unit})', value=float(hvalid.EXAMPLE_ROW[f]), help=rule.meaning, format='%.4f', key=f'in_{f}')
         sent = st.form_submit_button('Predict')
-    if sent:
-        res = predict_via_api(row)
-        if res['ok']:
-            price = res.get('price_usd') or res['prediction'] * 100_000
-            st.sidebar.success(f"Predicted median house value: **${price:,.0f}** (model v{res.get('model_version', '?')})")
-            if res.get('out_of_distribution'):
-                st.sidebar.warning(f"Outside the training ranges ({', '.join(res.get('ood_features') or []) or '?'}): "
-                                   'the model extrapolates here; treat the price with care.')
-        else: st.sidebar.error(res['error'])
+    if sent: _show_prediction(predict_via_api(row))
     st.sidebar.caption(f'API: {api_url()}')
 
+def _show_prediction(res: dict):
+    if not res['ok']: st.sidebar.error(res['error']); return
+    price = res.get('price_usd') or res['prediction'] * hconfig.DOLLARS_PER_UNIT
+    st.sidebar.success(f"Predicted median house value: **${price:,.0f}** (model v{res.get('model_version', '?')})")
+    if res.get('out_of_distribution'):
+        st.sidebar.warning(f"Outside the training ranges ({', '.join(res.get('ood_features') or []) or '?'}): "
+                           'the model extrapolates here; treat the price with care.')
+
+# %% ../nbs/23_dashboard.ipynb #c019
 _TTL = 15  # seconds a read of the registry or the log is reused across reruns and sessions
 
 def _where() -> tuple:
     "The settings that say where the data is: part of every cache key"
-    return tuple(os.environ.get(k) for k in ('MLFLOW_TRACKING_URI', 'HOUSING_PREDICTION_LOG', 'HOUSING_HOME', 'HOUSING_EXPERIMENT'))
+    s = hconfig.get_settings()
+    return (s.tracking_uri, str(s.prediction_log), str(s.root), s.experiment)
 
 def _cache(fn):
     "`st.cache_data(ttl=_TTL)`, applied at the first call: importing this module outside Streamlit makes no cache"
@@ -115,39 +133,59 @@ def _cached_leaderboard(where: tuple) -> pd.DataFrame:
     import housing.reports as hreports
     return hreports.leaderboard()
 
+# %% ../nbs/23_dashboard.ipynb #c020
 def _champion():
     st.subheader('Champion')
     c = _cached_champion(_where())
     if 'error' in c: st.warning(c['error']); return
+    f = lambda x, d=4: '?' if x is None else f'{x:.{d}f}'
     cols = st.columns(4)
     cols[0].metric('model', f"v{c['version']}", c['model'], delta_color='off', delta_arrow='off')
-    cols[1].metric('test RMSE', f"{c['test_rmse']:.4f}" if c['test_rmse'] is not None else '?')
-    cols[2].metric('CV RMSE', f"{c['cv_rmse_mean']:.4f}" if c['cv_rmse_mean'] is not None else '?',
-                   f"± {c['cv_rmse_std']:.4f}" if c['cv_rmse_std'] is not None else None, delta_color='off', delta_arrow='off')
-    cols[3].metric('test R²', f"{c['test_r2']:.3f}" if c['test_r2'] is not None else '?')
+    cols[1].metric('test RMSE', f(c['test_rmse']))
+    cols[2].metric('CV RMSE', f(c['cv_rmse_mean']), None if c['cv_rmse_std'] is None else f"± {f(c['cv_rmse_std'])}",
+                   delta_color='off', delta_arrow='off')
+    cols[3].metric('test R²', f(c['test_r2'], 3))
     st.caption(f"{c['name']}@{c['alias']}, run `{c['run_id']}`, trained {c['trained_at'] or '?'}, "
                f"data sha256 `{(c['data_sha256'] or '?')[:16]}`, housing {c['housing_version'] or '?'}")
+
+# %% ../nbs/23_dashboard.ipynb #c021
+_WINDOWS = {'last hour': 3600, 'last 24 hours': 86400, 'last 7 days': 7 * 86400, 'everything': None}
 
 def _monitoring():
     import housing.monitor as hmon
     st.subheader('Monitoring')
-    windows = {'last hour': 3600, 'last 24 hours': 86400, 'last 7 days': 7 * 86400, 'everything': None}
-    label = st.selectbox('window', list(windows), index=1, key='window')
-    since = None if windows[label] is None else round(time.time() - windows[label], -1)  # 10 s steps: cacheable
+    label = st.selectbox('window', list(_WINDOWS), index=1, key='window')
+    since = None if _WINDOWS[label] is None else round(time.time() - _WINDOWS[label], -1)  # 10 s steps: cacheable
     try: req = _cached_requests(_where(), since)
     except hmon.MonitorError as e: st.info(str(e)); req = pd.DataFrame()
-    if len(req):
-        s = hmon.traffic_summary(req)
-        cols = st.columns(5)
-        cols[0].metric('requests', f"{s['requests']:,}", f"{s['rows']:,} rows", delta_color='off', delta_arrow='off')
-        cols[1].metric('error rate', f"{s['error_rate']:.2%}", f"5xx {s['server_error_rate']:.2%}", delta_color='off', delta_arrow='off')
-        for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True): col.metric(f'latency {k}', f"{s[f'latency_{k}_ms']:.1f} ms")
-        volume, latency = traffic_series(req)
-        left, right = st.columns(2)
-        left.markdown('**Requests per minute** (UTC)'); left.bar_chart(volume, color=['#2e7d32', '#c62828'], height=220)
-        right.markdown('**Latency per minute, ms** (p50, p95, p99)'); right.line_chart(latency, height=220)
+    if len(req): _traffic(hmon.traffic_summary(req), req)
     elif label != 'everything': st.info(f'No requests in the {label}.')
     _drift()
+
+def _traffic(s: dict, req: pd.DataFrame):
+    cols = st.columns(5)
+    cols[0].metric('requests', f"{s['requests']:,}", f"{s['rows']:,} rows", delta_color='off', delta_arrow='off')
+    cols[1].metric('error rate', f"{s['error_rate']:.2%}", f"5xx {s['server_error_rate']:.2%}", delta_color='off', delta_arrow='off')
+    for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True): col.metric(f'latency {k}', f"{s[f'latency_{k}_ms']:.1f} ms")
+    volume, latency = traffic_series(req)
+    left, right = st.columns(2)
+    left.markdown('**Requests per minute** (UTC)'); left.bar_chart(volume, color=['#2e7d32', '#c62828'], height=220)
+    right.markdown('**Latency per minute, ms** (p50, p95, p99)'); right.line_chart(latency, height=220)
+
+# %% ../nbs/23_dashboard.ipynb #c022
+_DRIFT_DECIMALS = {'psi': 3, 'wasserstein_norm': 3, 'ks_statistic': 3, 'reference_mean': 2, 'current_mean': 2}
+
+def _drift_table(r: dict) -> pd.DataFrame:
+    "One row per feature (and the prediction): status, statistics rounded, p-value readable"
+    feats = pd.DataFrame(r.get('features', []))
+    if not len(feats): return feats
+    cols = [c for c in ('feature', 'status', 'psi', 'wasserstein_norm', 'ks_statistic', 'ks_pvalue', 'reference_mean', 'current_mean') if c in feats]
+    table = feats[cols].set_index('feature')
+    if p := r.get('prediction'): table.loc['(prediction)'] = [p.get(c) for c in cols[1:]]
+    for c, d in _DRIFT_DECIMALS.items():
+        if c in table: table[c] = pd.to_numeric(table[c]).round(d)
+    if 'ks_pvalue' in table: table['ks_pvalue'] = table['ks_pvalue'].map(format_pvalue)
+    return table
 
 def _drift():
     r = hstatus.latest_report()
@@ -156,13 +194,8 @@ def _drift():
     cur = r.get('current', {})
     st.markdown(f"Latest report: {_badge(r['status'])} at {r.get('created_at', '?')} on {cur.get('rows', 0):,} rows "
                 f"from {cur.get('kind', '?')} `{cur.get('source', '?')}`")
-    feats = pd.DataFrame(r.get('features', []))
-    if len(feats):
-        cols = [c for c in ('feature', 'status', 'psi', 'wasserstein_norm', 'ks_statistic', 'ks_pvalue', 'reference_mean', 'current_mean') if c in feats]
-        table = feats[cols].set_index('feature')
-        p = r.get('prediction')
-        if p: table.loc['(prediction)'] = [p.get(c) for c in cols[1:]]
-        st.dataframe(table.style.map(_paint, subset=['status']).format(precision=3), width='stretch')
+    table = _drift_table(r)
+    if len(table): st.dataframe(table.style.map(_paint, subset=['status']), width='stretch')
     q = r.get('quality') or {}
     if q: st.caption(f"data quality {q.get('status')}: {q.get('out_of_range_share', 0):.2%} of rows outside the training ranges, "
                      f"{q.get('missing_share', 0):.2%} missing, {q.get('invalid_share', 0):.2%} invalid")
@@ -172,6 +205,7 @@ def _drift():
                            mime='text/html', key='report')
         st.caption(f'report file: {html}')
 
+# %% ../nbs/23_dashboard.ipynb #c024
 def _leaderboard():
     st.subheader('Leaderboard')
     try:
@@ -179,7 +213,9 @@ def _leaderboard():
     except Exception as e:  # the leaderboard is informative; a broken store must not take the page down
         st.warning(f'No leaderboard: {type(e).__name__}: {e}'); return
     if board.empty: st.info('No finished training runs yet: run `housing pipeline`.'); return
-    st.dataframe(board.round(4), width='stretch', hide_index=True)
+    view = board_view(board)
+    config = {c: st.column_config.NumberColumn(c, format=f'%.{_BOARD_DECIMALS.get(c, 4)}f') for c in view.select_dtypes('number')}
+    st.dataframe(view, width='stretch', hide_index=True, column_config=config)
 
 def app():
     "Draw the dashboard (called by Streamlit when it runs this file)"
@@ -190,7 +226,7 @@ def app():
     _monitoring()
     _leaderboard()
 
-# %% ../nbs/23_dashboard.ipynb #c014
+# %% ../nbs/23_dashboard.ipynb #c026
 def streamlit_command(port: int = 8501, host: str = '127.0.0.1') -> list[str]:
     "The `streamlit run` command line for this file"
     return [sys.executable, '-m', 'streamlit', 'run', str(Path(__file__).resolve()), '--server.port', str(port),
@@ -206,7 +242,7 @@ def dashboard(port: int = 8501, # port to listen on
     # our own interpreter running our own file: no shell, no user input
     os.execv(sys.executable, cmd)  # nosec B606
 
-# %% ../nbs/23_dashboard.ipynb #c015
+# %% ../nbs/23_dashboard.ipynb #c027
 def _in_streamlit() -> bool:
     "Is a Streamlit script run active (streamlit run, or AppTest)?"
     try: from streamlit.runtime.scriptrunner import get_script_run_ctx

@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import get_settings
+from .config import get_settings, settings_markdown
 
 # %% auto #0
-__all__ = ['notebook_markdown', 'write_readme']
+__all__ = ['SETTINGS_MARKER', 'notebook_markdown', 'write_readme']
 
 # %% ../nbs/43_docs.ipynb #c005
+SETTINGS_MARKER = '<!-- housing:settings -->'  # replaced by the settings table in the README
+
 def notebook_markdown(nb: dict) -> str:
     "A notebook as GitHub markdown: markdown cells, visible code cells and their text outputs"
     parts = []
     for c in nb['cells']:
         src = ''.join(c['source'])
-        if c['cell_type'] == 'markdown': parts.append(src.strip()); continue
+        if c['cell_type'] == 'markdown': parts.append(src.strip().replace(SETTINGS_MARKER, settings_markdown())); continue
         if c['cell_type'] != 'code': continue
         lines = src.splitlines()
         if any(l.strip() in ('#| hide', '#|hide') for l in lines): continue

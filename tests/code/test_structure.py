@@ -1,0 +1,47 @@
+"""Code tests: the layout stays readable: modules of one concern, one door to MLflow and to the log, one settings object."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULES = sorted(p for p in (ROOT/'housing').glob('*.py') if p.name != '_modidx.py')
+
+
+def _source(p: Path) -> str: return p.read_text(encoding='utf-8')
+
+
+def test_no_library_module_is_over_400_lines():
+    big = {p.name: n for p in MODULES if (n := len(_source(p).splitlines())) > 400}
+    assert not big, f'split these by concern: {big}'
+
+
+def test_no_exported_notebook_cell_is_over_60_lines():
+    long = []
+    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+        for i, c in enumerate(json.loads(nb.read_text(encoding='utf-8'))['cells']):
+            src = ''.join(c['source'])
+            if c['cell_type'] == 'code' and re.match(r'\s*#\|\s*export', src) and len(src.splitlines()) > 60:
+                long.append(f'{nb.name} cell {i}: {len(src.splitlines())} lines')
+    assert not long, long
+
+
+def test_only_tracking_builds_mlflow_clients_and_only_predlog_opens_the_log():
+    assert [p.name for p in MODULES if 'MlflowClient' in _source(p)] == ['tracking.py']
+    assert [p.name for p in MODULES if 'sqlite3.connect' in _source(p)] == ['predlog.py']
+
+
+def test_settings_are_read_in_config_only():
+    readers = {p.name for p in MODULES if re.search(r"os\.environ(\.get)?\s*[\[(]\s*['\"](HOUSING_|MLFLOW_TRACKING_URI)", _source(p))}
+    assert readers <= {'config.py'}, f'read these through housing.config.get_settings(): {sorted(readers - {"config.py"})}'
+
+
+def test_no_library_module_switches_pickle_loading_on_for_the_process():
+    assert not [p.name for p in MODULES if 'MLFLOW_ALLOW_PICKLE_DESERIALIZATION' in _source(p)]
+
+
+def test_import_housing_stays_light():
+    code = ('import sys; import housing, housing.config, housing.errors, housing.data, housing.models, housing.cli; '
+            'print(sorted(m for m in ("mlflow", "sklearn", "fastapi", "matplotlib", "streamlit") if m in sys.modules))')
+    assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == '[]'
