@@ -55,6 +55,21 @@ def test_page_shows_champion_traffic_drift_and_leaderboard(app, trained_store):
     assert not at.warning and not at.error
 
 
+def test_numbers_are_rounded_consistently_and_p_values_readable(app):
+    at = app.run()
+    drift, board = at.dataframe[0].value, at.dataframe[1].value
+    assert 'run' not in board.columns and 'papermill s' not in board.columns  # the table fits the page width
+    for column, decimals in {'test RMSE': 4, 'CV RMSE': 4, 'fit s': 1, 'notebook s': 1, 'ms/row': 3}.items():
+        if column in board:
+            values = board[column].dropna()
+            assert (values.round(decimals) == values).all(), (column, values.tolist())
+    pvalues = drift['ks_pvalue'].tolist()
+    assert all(isinstance(p, str) for p in pvalues) and '0.000' not in pvalues and '0' not in pvalues, pvalues
+    assert any('e-' in p or p.startswith('<') for p in pvalues), pvalues  # MedInc's shift has a tiny p-value
+    for column in ('psi', 'wasserstein_norm', 'ks_statistic'):
+        assert (drift[column].dropna().round(3) == drift[column].dropna()).all(), column
+
+
 def test_prediction_form_says_when_the_api_is_down(app):
     at = app.run()
     at.sidebar.form_submit_button[0].click().run()
