@@ -55,7 +55,7 @@ def _cmd_promote(ns):
 
 def _cmd_export_model(ns):
     from housing.tracking import export_model
-    print(f'exported to {export_model(ns.model_uri, ns.dest)}'); return 0
+    print(f'exported to {export_model(ns.model_uri, ns.dest, force=ns.force)}'); return 0
 
 def _cmd_leaderboard(ns):
     from housing.reports import leaderboard, write_leaderboard
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     add('leaderboard', _cmd_leaderboard, 'write reports/leaderboard.html and .md')
     sp = add('export-model', _cmd_export_model, 'copy a registered model (default: the champion) into a directory, e.g. for an image')
     sp.add_argument('dest', help='directory to create'); sp.add_argument('--model-uri', default=None)
+    sp.add_argument('--force', action='store_true', help='replace DEST if it holds an earlier exported model (anything else is never deleted)')
     sp = add('pipeline', _cmd_pipeline, 'data check -> train-all -> promote -> leaderboard')
     sp.add_argument('models', nargs='*', help='subset of the catalogue (default: all)')
     sp = add('sweep', _cmd_sweep, 'parameter sweep for one model as nested MLflow runs, chosen by CV RMSE')
