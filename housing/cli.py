@@ -219,10 +219,11 @@ def dashboard(*, host: str = '127.0.0.1', # address to bind; 0.0.0.0 in a contai
 # %% ../nbs/90_cli.ipynb #c024
 @verb('deliver')
 def export_model(dest: str, # directory to create
-                 *, model_uri: str = None): # registered model to copy (default: the champion)
+                 *, model_uri: str = None, # registered model to copy (default: the champion)
+                 force: bool = False): # replace DEST if it holds an earlier exported model (anything else is never deleted)
     "copy a registered model into a directory, e.g. to bake it into an image"
     from housing.tracking import export_model as _export
-    print(f'exported to {_export(model_uri, dest)}'); return 0
+    print(f'exported to {_export(model_uri, dest, force=force)}'); return 0
 
 @verb('deliver')
 def docs(*, out: str = '_docs', # folder to write, under the project root unless absolute

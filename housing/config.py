@@ -100,6 +100,8 @@ VARIABLES: tuple[Var, ...] = (
     Var('microbatch_max_rows', 'HOUSING_MICROBATCH_MAX_ROWS', _number(int, 1), 64, 'most rows in one micro-batch'),
     Var('microbatch_wait_ms', 'HOUSING_MICROBATCH_WAIT_MS', _number(float, 0), 2.0, 'longest wait for a micro-batch to fill, ms'),
     Var('model_threads', 'HOUSING_MODEL_THREADS', _number(int, 1), 1, 'threads one model call may use'),
+    Var('requirements_mismatch', 'HOUSING_REQUIREMENTS_MISMATCH', _choice('warn', 'refuse'), 'warn',
+        "a model trained with another major.minor version of a library it uses: load it with a warning, or refuse it"),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -122,6 +124,7 @@ class Settings:
     microbatch_max_rows: int
     microbatch_wait_ms: float
     model_threads: int
+    requirements_mismatch: str
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):

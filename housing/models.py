@@ -12,8 +12,9 @@ from typing import Callable
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['FEATURE_STEPS', 'GEO_STEPS', 'SEED', 'CATALOGUE', 'ModelSpec', 'ModelConfigError', 'check_model_name', 'make_model',
-           'final_estimator', 'model_params', 'estimator_libraries', 'trusted_types']
+__all__ = ['FEATURE_STEPS', 'GEO_STEPS', 'SEED', 'CATALOGUE', 'TRUSTED_STEP_TYPES', 'TRUSTED_ESTIMATOR_TYPES', 'ModelSpec',
+           'ModelConfigError', 'check_model_name', 'make_model', 'final_estimator', 'model_params',
+           'estimator_libraries', 'trusted_types', 'catalogue_trusted_types']
 
 # %% ../nbs/03_models.ipynb #c005
 @dataclass(frozen=True)
@@ -164,3 +165,27 @@ def trusted_types(model) -> list[str]:
     bad = [t for t in untrusted if not t.startswith(ok_prefixes)]
     if bad: raise ModelConfigError(f'model contains types from unexpected modules: {bad}')
     return untrusted
+
+# %% ../nbs/03_models.ipynb #c020
+TRUSTED_STEP_TYPES = {'ratios': ('housing.features.RatioFeatures',), 'scale': (), 'geo': ('housing.geo.GeoFeatures',),
+                      'neighbours': ('housing.geo.NeighbourPrices',)}  # feature step -> its types skops does not trust by default
+TRUSTED_ESTIMATOR_TYPES = {  # estimator ('module:Class') -> types its fitted state holds beyond skops' defaults
+    'sklearn.linear_model:Ridge': (),
+    'sklearn.ensemble:RandomForestRegressor': ('sklearn.tree._tree.Tree',),
+    'sklearn.ensemble:GradientBoostingRegressor': ('sklearn.tree._tree.Tree',),
+    'sklearn.ensemble:HistGradientBoostingRegressor': ('sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor',),
+    'lightgbm:LGBMRegressor': ('collections.OrderedDict', 'lightgbm.basic.Booster', 'lightgbm.sklearn.LGBMRegressor'),
+    'xgboost:XGBRegressor': ('xgboost.core.Booster', 'xgboost.sklearn.XGBRegressor'),
+    'catboost:CatBoostRegressor': ('catboost.core.CatBoostRegressor',),
+    'sklearn.ensemble:VotingRegressor': ('sklearn.utils._bunch.Bunch',),
+}
+
+def catalogue_trusted_types(name: str) -> list[str]: # catalogue model name
+    "The types a fitted catalogue model `name` may hold beyond skops' defaults, declared here (never read from a file)"
+    spec = check_model_name(name)
+    if spec.estimator not in TRUSTED_ESTIMATOR_TYPES:
+        raise ModelConfigError(f'model {name!r}: no trusted types declared for {spec.estimator}; add it to TRUSTED_ESTIMATOR_TYPES')
+    out = {t for s in spec.steps for t in TRUSTED_STEP_TYPES[s]} | set(TRUSTED_ESTIMATOR_TYPES[spec.estimator])
+    if spec.clip: out.add('housing.estimators.ClippedRegressor')
+    for m in spec.members: out |= set(catalogue_trusted_types(m))
+    return sorted(out)

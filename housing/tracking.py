@@ -6,21 +6,24 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import housing
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
-from .errors import UnavailableError
+from .errors import InputError, UnavailableError
 
 # %% auto #0
-__all__ = ['configure', 'code_hash', 'git_commit', 'client', 'parse_models_uri', 'ModelCard', 'ModelNotFound', 'describe_model',
-           'champion_run_id', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'promote_best', 'latest_runs',
-           'mark_run_failed', 'attach_files']
+__all__ = ['EXPERIMENT_KIND', 'configure', 'ModelNotFound', 'StoreNotFound', 'ModelRefused', 'require_store', 'code_hash',
+           'git_commit', 'client', 'parse_models_uri', 'describe_training_run', 'ModelCard', 'describe_model',
+           'champion_run_id', 'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'promote_best',
+           'latest_runs', 'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
+EXPERIMENT_KIND = 'custom_model_development'  # `mlflow.experimentKind` the MLflow UI reads: training runs, not GenAI traces
+
 def configure(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
               experiment: str | None = None, # experiment name; default from `get_settings()`
              ) -> str:
@@ -33,16 +36,40 @@ def configure(tracking_uri: str | None = None, # MLflow tracking URI; default fr
     name = experiment or s.experiment
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
-        loc = None
-        if uri.startswith('sqlite:///'):
-            db = Path(uri[len('sqlite:///'):])
-            loc = (db.parent/'mlartifacts').resolve().as_uri()
+        db = _sqlite_file(uri)
+        loc = (db.parent/'mlartifacts').resolve().as_uri() if db is not None else None
         exp_id = mlflow.create_experiment(name, artifact_location=loc)
     else: exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
+    if exp is None or exp.tags.get('mlflow.experimentKind') != EXPERIMENT_KIND:
+        mlflow.set_experiment_tag('mlflow.experimentKind', EXPERIMENT_KIND)
     return exp_id
 
 # %% ../nbs/04_tracking.ipynb #c007
+class ModelNotFound(UnavailableError):
+    "No model could be loaded; the message says what is missing and how to fix it"
+
+class StoreNotFound(ModelNotFound):
+    "The tracking store named by the settings does not exist"
+
+class ModelRefused(ModelNotFound):
+    "A model exists but must not be loaded: another format than skops, changed files, untrusted types, other libraries"
+
+# %% ../nbs/04_tracking.ipynb #c008
+def _sqlite_file(uri: str) -> Path | None:
+    "The database file of a `sqlite:///` URI (relative or absolute), else None"
+    return Path(uri[len('sqlite:///'):]) if uri.startswith('sqlite:///') and ':memory:' not in uri else None
+
+def require_store(tracking_uri: str | None = None) -> str: # MLflow tracking URI; default from settings
+    "The tracking URI, once its store exists: a `sqlite:///` file that does not exist raises `StoreNotFound` (it is not created)"
+    uri = tracking_uri or get_settings().tracking_uri
+    db = _sqlite_file(uri)
+    if db is not None and not db.is_file():
+        raise StoreNotFound(f'no MLflow store at {mask_uri(uri)} (the file does not exist): check MLFLOW_TRACKING_URI, '
+                            'or train first with `housing pipeline`')
+    return uri
+
+# %% ../nbs/04_tracking.ipynb #c012
 def code_hash() -> str:
     "sha256 over the source of the `housing` package (excluding nbdev's index)"
     h = hashlib.sha256()
@@ -61,14 +88,14 @@ def git_commit(root: Path | None = None) -> str:
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
-# %% ../nbs/04_tracking.ipynb #c010
+# %% ../nbs/04_tracking.ipynb #c015
 def client(tracking_uri: str | None = None): # MLflow tracking URI; default from settings
     "An `MlflowClient` on `tracking_uri` for both tracking and registry"
     import mlflow
     uri = tracking_uri or get_settings().tracking_uri
     return mlflow.MlflowClient(uri, uri)
 
-# %% ../nbs/04_tracking.ipynb #c011
+# %% ../nbs/04_tracking.ipynb #c017
 def parse_models_uri(uri: str):
     "`models:/name@alias` or `models:/name/version` -> (name, alias, version)"
     rest = uri[len('models:/'):]
@@ -76,7 +103,68 @@ def parse_models_uri(uri: str):
     name, _, version = rest.rpartition('/')
     return name, None, version
 
-# %% ../nbs/04_tracking.ipynb #c014
+# %% ../nbs/04_tracking.ipynb #c020
+def _notebook(run) -> str:
+    "The notebook a run comes from: Jupyter's `JPY_SESSION_NAME`, else the pipeline notebook that makes such runs"
+    import os
+    name = os.environ.get('JPY_SESSION_NAME')  # nosec: not a setting, Jupyter's name for the open notebook
+    if name:
+        try: return Path(name).resolve().relative_to(get_settings().root).as_posix()
+        except ValueError: return name
+    return 'nbs/pipelines/sweep.ipynb' if run.data.tags.get('sweep') == 'parent' else 'nbs/pipelines/train.ipynb'
+
+def describe_training_run(model: str, # catalogue name
+                          seed: int | None = None, # split and CV seed
+                          notebook: str | None = None, # source notebook; default: see `_notebook`
+                          run_id: str | None = None) -> dict: # default the active run
+    "Name the run's source notebook and give it a description (model, seed, commit); returns the tags set"
+    import mlflow
+    run_id = run_id or mlflow.active_run().info.run_id
+    c = client(mlflow.get_tracking_uri())
+    run = c.get_run(run_id)
+    commit = run.data.tags.get('git.commit') or git_commit()
+    tags = {'mlflow.source.name': notebook or _notebook(run), 'mlflow.source.type': 'NOTEBOOK',
+            'mlflow.note.content': f"Training run of catalogue model `{model}`" + (f', seed {seed}' if seed is not None else '')
+                                   + f", commit {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''}."}
+    for k, v in tags.items(): c.set_tag(run_id, k, v)
+    return tags
+
+# %% ../nbs/04_tracking.ipynb #c023
+def _local_artifacts(location: str, tracking_uri: str) -> Path | None:
+    "The folder behind a local artifact location; for a moved store, the same path under the store's own `mlartifacts/`"
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+    if location.startswith('file:'): p = Path(url2pathname(urlparse(location).path))
+    elif '://' in location or location.startswith(('models:', 'runs:', 'mlflow-artifacts:')): return None
+    else: p = Path(location)
+    db = _sqlite_file(tracking_uri)
+    if p.exists() or db is None or 'mlartifacts' not in p.parts: return p
+    i = len(p.parts) - 1 - p.parts[::-1].index('mlartifacts')
+    return db.parent.joinpath('mlartifacts', *p.parts[i + 1:])
+
+def _fetch(location: str, tracking_uri: str, dst: Path, shown: str) -> Path:
+    "Copy the model files at artifact `location` into the new folder `dst`, or raise `ModelNotFound` naming `shown`"
+    import mlflow
+    local = _local_artifacts(location, tracking_uri)
+    try:
+        if local is not None: shutil.copytree(local, dst)
+        else: dst.mkdir(parents=True); mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dst), tracking_uri=tracking_uri)
+    except Exception as e:
+        raise ModelNotFound(f'{mask_uri(shown)}: its files could not be read from {mask_uri(location)} '
+                            f'({type(e).__name__}: {mask_uri(str(e)[:200])})') from None
+    return dst
+
+def _metadata(location: str, tracking_uri: str) -> dict:
+    "The metadata in the `MLmodel` file at artifact `location`, read without loading the model"
+    import yaml
+    local = _local_artifacts(location, tracking_uri)
+    if local is not None: text = (local/'MLmodel').read_text()
+    else:
+        import mlflow
+        text = Path(mlflow.artifacts.download_artifacts(artifact_uri=location.rstrip('/') + '/MLmodel', tracking_uri=tracking_uri)).read_text()
+    return dict((yaml.safe_load(text) or {}).get('metadata') or {})
+
+# %% ../nbs/04_tracking.ipynb #c025
 @dataclass
 class ModelCard:
     "What the registry says about a model version, without loading it"
@@ -89,44 +177,58 @@ class ModelCard:
     params: dict = field(default_factory=dict)  # the run's parameters
     metrics: dict = field(default_factory=dict)  # the run's metrics
     tags: dict = field(default_factory=dict)  # the run's tags
+    version_tags: dict = field(default_factory=dict)  # the model version's tags (the digest of its files among them)
+    location: str = ''  # where its files are stored (artifact URI)
 
-class ModelNotFound(UnavailableError):
-    "No model could be loaded; the message says what is missing and how to fix it"
-
-# %% ../nbs/04_tracking.ipynb #c015
+# %% ../nbs/04_tracking.ipynb #c026
 def describe_model(uri: str | None = None, # `models:/name@alias` or `models:/name/version`; default the served model
                    tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                   ) -> ModelCard:
     "Resolve a registry URI to its version, run and metadata (no pipeline load), or raise `ModelNotFound`"
     import warnings
-    import mlflow
     from mlflow.exceptions import MlflowException
     s = get_settings()
     uri, tracking_uri = uri or s.model_uri, tracking_uri or s.tracking_uri
     if not uri.startswith('models:/'):
         raise ModelNotFound(f'model URI {uri!r}: expected models:/<name>@<alias> or models:/<name>/<version>')
     name, alias, version = parse_models_uri(uri)
-    c = client(tracking_uri)
+    c = client(require_store(tracking_uri))
     try:
         mv = c.get_model_version_by_alias(name, alias) if alias else c.get_model_version(name, version)
         run = c.get_run(mv.run_id)
+        location = c.get_model_version_download_uri(name, mv.version)
         with warnings.catch_warnings():  # tqdm's 'IProgress not found' on first use, which would land in reports
             warnings.filterwarnings('ignore', message='IProgress not found')
-            md = mlflow.models.get_model_info(f'models:/{name}/{mv.version}').metadata or {}
-    except MlflowException as e:
+            md = _metadata(location, tracking_uri)
+    except (MlflowException, OSError) as e:
         raise ModelNotFound(f'{uri} not found in {mask_uri(tracking_uri)} ({mask_uri(str(e).splitlines()[0][:200])}); '
                             'train and promote a model first: `housing pipeline` (or `housing train MODEL` then `housing promote`)') from None
-    return ModelCard(uri, name, str(mv.version), alias, mv.run_id, dict(md), dict(run.data.params),
-                     dict(run.data.metrics), dict(run.data.tags))
+    return ModelCard(uri, name, str(mv.version), alias, mv.run_id, md, dict(run.data.params),
+                     dict(run.data.metrics), dict(run.data.tags), dict(mv.tags or {}), location)
 
-# %% ../nbs/04_tracking.ipynb #c016
+# %% ../nbs/04_tracking.ipynb #c027
 def champion_run_id(tracking_uri: str | None = None, name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> str | None:
-    "Run id behind `name@alias`, or None when there is none"
+    "Run id behind `name@alias`, or None when there is none (or no store)"
     from mlflow.exceptions import MlflowException
-    try: return client(tracking_uri).get_model_version_by_alias(name, alias).run_id
-    except MlflowException: return None
+    try: return client(require_store(tracking_uri)).get_model_version_by_alias(name, alias).run_id
+    except (MlflowException, StoreNotFound): return None
 
-# %% ../nbs/04_tracking.ipynb #c020
+# %% ../nbs/04_tracking.ipynb #c031
+def record_digest(model_info, # what `mlflow.sklearn.log_model` returned
+                  name: str = MODEL_NAME, # registered model name
+                  tracking_uri: str | None = None) -> str: # default the store MLflow is pointed at (where it was just logged)
+    "Hash a just-logged model's stored files and record the digest on its registered version (if any); returns the digest"
+    import tempfile
+    import mlflow
+    from housing.trust import DIGEST_TAG, model_digest
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    with tempfile.TemporaryDirectory() as d:
+        digest = model_digest(_fetch(model_info.artifact_path, uri, Path(d)/'model', model_info.model_uri))
+    if model_info.registered_model_version is not None:
+        client(uri).set_model_version_tag(name, str(model_info.registered_model_version), DIGEST_TAG, digest)
+    return digest
+
+# %% ../nbs/04_tracking.ipynb #c035
 @dataclass
 class LoadedModel:
     "A fitted pipeline from the registry with its provenance"
@@ -139,60 +241,81 @@ class LoadedModel:
     metrics: dict = field(default_factory=dict)  # the run's metrics
     metadata: dict = field(default_factory=dict)  # model metadata: model, data_sha256, feature_ranges, code_hash, ...
     params: dict = field(default_factory=dict)  # the run's parameters
+    environment_mismatches: list = field(default_factory=list)  # libraries installed at another major.minor than at training
 
-# %% ../nbs/04_tracking.ipynb #c021
+# %% ../nbs/04_tracking.ipynb #c036
 def load_model(uri: str | None = None, # model URI; default `models:/california-housing@champion` (or `$HOUSING_MODEL_URI`)
                tracking_uri: str | None = None, # MLflow tracking URI; default from settings
               ) -> LoadedModel:
-    "Load a registered model and its provenance, or raise `ModelNotFound` saying how to fix it"
-    import mlflow
-    os.environ['MLFLOW_ALLOW_PICKLE_DESERIALIZATION'] = 'true'
+    "Load a registered (or exported) model after `housing.trust`'s checks, or raise `ModelNotFound`/`ModelRefused` saying why"
+    import tempfile
+    from housing.trust import DIGEST_TAG, load_trusted
     s = get_settings()
     uri = uri or s.model_uri
     tracking_uri = tracking_uri or s.tracking_uri
     if not uri.startswith('models:/'): return _load_local(uri)  # no store needed (nor created) for a model directory
     card = describe_model(uri, tracking_uri)
-    mlflow.set_tracking_uri(tracking_uri); mlflow.set_registry_uri(tracking_uri)
-    try: pipeline = mlflow.sklearn.load_model(f'models:/{card.name}/{card.version}')
-    except Exception as e:  # a corrupt or missing artifact must not crash callers
-        raise ModelNotFound(f'{uri} (version {card.version}) could not be loaded: {type(e).__name__}: {mask_uri(str(e)[:300])}') from None
+    with tempfile.TemporaryDirectory() as d:
+        path = _fetch(card.location, tracking_uri, Path(d)/'model', uri)
+        try: pipeline, mismatches, _ = load_trusted(path, uri, card.version_tags.get(DIGEST_TAG), s.requirements_mismatch)
+        except ModelNotFound: raise
+        except Exception as e:  # a corrupt artifact or a library that cannot read it must not crash callers
+            raise ModelNotFound(f'{mask_uri(uri)} (version {card.version}) could not be loaded: {type(e).__name__}: {mask_uri(str(e)[:300])}') from None
     return LoadedModel(pipeline=pipeline, uri=uri, name=card.name, version=card.version, alias=card.alias, run_id=card.run_id,
-                       metrics=card.metrics, metadata=card.metadata, params=card.params)
+                       metrics=card.metrics, metadata=card.metadata, params=card.params, environment_mismatches=mismatches)
 
-# %% ../nbs/04_tracking.ipynb #c023
+# %% ../nbs/04_tracking.ipynb #c040
+def _check_dest(dest: Path, force: bool):
+    "Refuse to export into a non-empty `dest` unless `force`, and even then unless it holds an exported model"
+    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())): return
+    if not force:
+        raise InputError(f'{dest} exists and is not empty: choose a new directory, or pass --force to replace an exported model there', field='dest')
+    if not ((dest/'MLmodel').is_file() and (dest/'registry.json').is_file()):
+        raise InputError(f'{dest} does not look like an exported model (no MLmodel and registry.json): not deleting it, even with --force', field='dest')
+
+# %% ../nbs/04_tracking.ipynb #c041
 def export_model(uri: str | None = None, # registered model URI; default the champion
                  dest: Path | str = 'model', # directory to create
-                 tracking_uri: str | None = None) -> Path:
-    "Copy a registered model and its provenance into `dest`, loadable by `load_model(str(dest))`"
+                 tracking_uri: str | None = None, # MLflow tracking URI; default from settings
+                 force: bool = False, # replace `dest` if it holds an earlier exported model
+                ) -> Path:
+    "Copy a registered model and its provenance into `dest` (after `housing.trust`'s checks), loadable by `load_model(str(dest))`"
     import json
-    import shutil
-    import mlflow
-    lm = load_model(uri, tracking_uri)
-    dest = Path(dest)
-    if dest.exists(): shutil.rmtree(dest)
-    mlflow.artifacts.download_artifacts(artifact_uri=f'models:/{lm.name}/{lm.version}', dst_path=str(dest))
-    (dest/'registry.json').write_text(json.dumps({'name': lm.name, 'version': lm.version, 'alias': lm.alias, 'run_id': lm.run_id,
-                                                  'uri': lm.uri, 'metrics': lm.metrics, 'params': lm.params}, indent=2))
+    import tempfile
+    from housing.trust import DIGEST_TAG, load_trusted
+    s = get_settings()
+    uri, tracking_uri, dest = uri or s.model_uri, tracking_uri or s.tracking_uri, Path(dest)
+    _check_dest(dest, force)
+    card = describe_model(uri, tracking_uri)
+    with tempfile.TemporaryDirectory() as d:
+        path = _fetch(card.location, tracking_uri, Path(d)/'model', uri)
+        digest = card.version_tags.get(DIGEST_TAG)
+        load_trusted(path, uri, digest, s.requirements_mismatch)  # refuse before writing anything
+        (path/'registry.json').write_text(json.dumps({'name': card.name, 'version': card.version, 'alias': card.alias, 'run_id': card.run_id,
+                                                      'uri': uri, 'sha256': digest, 'metrics': card.metrics, 'params': card.params}, indent=2))
+        if dest.exists(): shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+        shutil.copytree(path, dest)
     return dest
 
+# %% ../nbs/04_tracking.ipynb #c042
 def _load_local(path: str) -> LoadedModel:
-    "Load an MLflow model directory (e.g. made by `export_model`)"
+    "Load a model directory made by `export_model`, with the digest its `registry.json` records"
     import json
-    import mlflow
+    from housing.trust import load_trusted
     p = Path(path[len('file://'):] if path.startswith('file://') else path)
     if not (p/'MLmodel').exists():
-        raise ModelNotFound(f'model URI {path!r}: expected models:/<name>@<alias>, models:/<name>/<version> '
-                            f'or a directory holding an MLflow model (MLmodel file not found)')
-    try: pipeline = mlflow.sklearn.load_model(str(p))
+        raise ModelNotFound(f'model URI {mask_uri(path)!r}: expected models:/<name>@<alias>, models:/<name>/<version> '
+                            f'or a directory made by `housing export-model` (MLmodel file not found)')
+    try: reg = json.loads((p/'registry.json').read_text()) if (p/'registry.json').exists() else {}
+    except ValueError: raise ModelRefused(f'{p}: registry.json is not valid JSON') from None
+    try: pipeline, mismatches, md = load_trusted(p, str(p), reg.get('sha256'), get_settings().requirements_mismatch)
+    except ModelNotFound: raise
     except Exception as e: raise ModelNotFound(f'{p} could not be loaded: {type(e).__name__}: {str(e)[:300]}') from None
-    info = mlflow.models.Model.load(str(p))  # the MLmodel file itself: get_model_info would look its id up in a tracking store
-    reg = json.loads((p/'registry.json').read_text()) if (p/'registry.json').exists() else {}
-    md = dict(info.metadata or {})
     return LoadedModel(pipeline=pipeline, uri=str(p), name=reg.get('name', MODEL_NAME), version=str(reg.get('version', 'local')),
-                       alias=reg.get('alias'), run_id=reg.get('run_id', info.run_id or ''),
-                       metrics=reg.get('metrics', md.get('metrics', {})), metadata=md, params=reg.get('params', {}))
+                       alias=reg.get('alias'), run_id=reg.get('run_id', ''), metrics=reg.get('metrics', md.get('metrics', {})),
+                       metadata=md, params=reg.get('params', {}), environment_mismatches=mismatches)
 
-# %% ../nbs/04_tracking.ipynb #c025
+# %% ../nbs/04_tracking.ipynb #c045
 @dataclass
 class Promotion:
     "What `promote_best` did"
@@ -208,7 +331,7 @@ class Promotion:
         if not self.changed: return f'unchanged: {head}'
         return f"{head}; was version {self.previous}" if self.previous else f"{head}; there was no champion before"
 
-# %% ../nbs/04_tracking.ipynb #c026
+# %% ../nbs/04_tracking.ipynb #c046
 def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
                  tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                  data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
@@ -216,7 +339,7 @@ def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
     "Point `alias` at the registered version with the lowest `metric` and say what changed"
     from mlflow.exceptions import MlflowException
     from housing.data import read_manifest
-    c = client(tracking_uri)
+    c = client(require_store(tracking_uri))
     if data_sha256 is None:
         try: data_sha256 = read_manifest()['sha256']
         except FileNotFoundError: data_sha256 = ''
@@ -239,13 +362,15 @@ def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
     return Promotion(str(mv.version), run.data.tags.get('model', run.data.params.get('model', '?')), score,
                      None if previous is None else str(previous), changed, n)
 
-# %% ../nbs/04_tracking.ipynb #c028
+# %% ../nbs/04_tracking.ipynb #c049
 def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
-    "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model)"
+    "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model; empty without a store)"
     import mlflow
     import pandas as pd
     s = get_settings()
     tracking_uri = tracking_uri or s.tracking_uri
+    try: require_store(tracking_uri)
+    except StoreNotFound: return pd.DataFrame()
     mlflow.set_tracking_uri(tracking_uri)
     exp = mlflow.get_experiment_by_name(experiment or s.experiment)
     if exp is None: return pd.DataFrame()
@@ -255,6 +380,7 @@ def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
     runs = runs[runs['tags.model'].notna() & runs['tags.mlflow.parentRunId'].isna()] if 'tags.mlflow.parentRunId' in runs else runs[runs['tags.model'].notna()]
     return runs.drop_duplicates('tags.model', keep='first').reset_index(drop=True)
 
+# %% ../nbs/04_tracking.ipynb #c051
 def mark_run_failed(run_id: str, tracking_uri: str | None = None, reason: str = ''):
     "Mark a run FAILED (a notebook that stopped half-way leaves its run RUNNING otherwise)"
     c = client(tracking_uri)

@@ -154,7 +154,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
     "Log params, metrics, data, plots and the model to the active run; returns the registered version"
     import mlflow
     from mlflow.models import infer_signature
-    from housing.tracking import code_hash
+    from housing.tracking import code_hash, describe_training_run, record_digest
     mlflow.log_params({'model': result.model, 'seed': result.seed, 'overrides': json.dumps(result.overrides, sort_keys=True),
                        **{f'model.{k}': v for k, v in result.params.items()}})
     mlflow.log_metrics(result.metrics)
@@ -174,6 +174,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
                                     signature=infer_signature(example, result.pipeline.predict(example)),
                                     input_example=example, metadata=metadata, pip_requirements=runtime_requirements(result.pipeline),
                                     registered_model_name=MODEL_NAME if register else None)
+    record_digest(info); describe_training_run(result.model, result.seed)  # digest of the files for loading; source and note for the UI
     return str(info.registered_model_version) if register and info.registered_model_version is not None else None
 
 def runtime_requirements(pipeline) -> list[str]:
