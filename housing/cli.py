@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'leaderboard', 'sweep', 'serve', 'simulate', 'monitor', 'status', 'dashboard', 'export_model', 'docs',
-           'config', 'build_parser', 'main']
+           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'monitor', 'status', 'dashboard', 'export_model',
+           'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -145,9 +145,18 @@ def pipeline(models: list[str] = None): # catalogue names (default: all)
 
 @verb('train')
 def promote(*, metric: str = 'cv_rmse_mean'): # run metric to minimise
-    "point the alias 'champion' at the registered version with the best metric"
-    from housing.tracking import promote_best
-    print(promote_best(metric=metric))
+    "move the alias 'champion' to the best version, only if it beats the champion and passes the behavioural checks"
+    from housing.promotion import promote as _promote
+    decision = _promote(metric=metric)
+    print(decision)
+    _refresh_index(); return 0
+
+@verb('train')
+def rollback():
+    "put the previous champion back (the alias moves to the version it held before its last move)"
+    from housing.promotion import rollback as _rollback
+    move = _rollback()
+    print(f"champion -> version {move['to']} (was {move['from']}): {move['why']}")
     _refresh_index(); return 0
 
 @verb('train')

@@ -8,7 +8,7 @@ HOUSING = Path(sys.executable).parent/'housing'
 
 def test_help_lists_every_verb_under_its_group():
     out = subprocess.run([HOUSING, '--help'], capture_output=True, text=True, check=True).stdout
-    groups = {'train and choose models': ('models', 'data', 'train', 'train-all', 'pipeline', 'promote', 'leaderboard', 'sweep'),
+    groups = {'train and choose models': ('models', 'data', 'train', 'train-all', 'pipeline', 'promote', 'rollback', 'leaderboard', 'sweep'),
               'serve and score': ('serve', 'simulate'), 'watch the served model': ('monitor', 'status', 'dashboard'),
               'deliver and configure': ('export-model', 'config')}
     for title, verbs in groups.items():
@@ -53,3 +53,9 @@ def test_missing_data_file_is_named(tmp_path):
 def test_data_command_checks_the_manifest(raw_data_path):
     r = subprocess.run([HOUSING, 'data', '--path', str(raw_data_path)], capture_output=True, text=True)
     assert r.returncode == 0 and 'matches data/manifest.json' in r.stdout
+
+
+def test_rollback_without_history_names_the_problem(tmp_path):
+    env = dict(__import__('os').environ, MLFLOW_TRACKING_URI=f'sqlite:///{tmp_path}/missing.db')
+    r = subprocess.run([HOUSING, 'rollback'], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and 'no MLflow store at' in r.stderr and 'Traceback' not in r.stderr, r.stderr
