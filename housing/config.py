@@ -99,6 +99,12 @@ VARIABLES: tuple[Var, ...] = (
     Var('microbatch_max_rows', 'HOUSING_MICROBATCH_MAX_ROWS', _number(int, 1), 64, 'most rows in one micro-batch'),
     Var('microbatch_wait_ms', 'HOUSING_MICROBATCH_WAIT_MS', _number(float, 0), 2.0, 'longest wait for a micro-batch to fill, ms'),
     Var('model_threads', 'HOUSING_MODEL_THREADS', _number(int, 1), 1, 'threads one model call may use'),
+    Var('max_in_flight', 'HOUSING_MAX_IN_FLIGHT', _number(int, 1), 64, 'most prediction requests a worker holds at once; more get 503 with Retry-After'),
+    Var('request_timeout_s', 'HOUSING_REQUEST_TIMEOUT', _number(float, 0.001), 10.0, 'longest a prediction may wait for the model, seconds; then 503'),
+    Var('log_retention_days', 'HOUSING_LOG_RETENTION_DAYS', _number(float, 0), 90.0, 'the API deletes log rows older than this, hourly; 0 keeps everything'),
+    Var('log_full_sync', 'HOUSING_LOG_FULL_SYNC', _boolean, False, 'fsync every log commit (SQLite synchronous=FULL): survives a power cut, costs latency'),
+    Var('reload_check_s', 'HOUSING_RELOAD_CHECK_SECONDS', _number(float, 0.1), 3.0, 'how often each API worker checks for a reload made by another worker'),
+    Var('serve_dir', 'HOUSING_SERVE_DIR', _path, None, 'folder the workers of one `housing serve` share (metrics, reload generation); set by serve'),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -121,6 +127,12 @@ class Settings:
     microbatch_max_rows: int
     microbatch_wait_ms: float
     model_threads: int
+    max_in_flight: int
+    request_timeout_s: float
+    log_retention_days: float
+    log_full_sync: bool
+    reload_check_s: float
+    serve_dir: Path | None
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):
