@@ -102,6 +102,12 @@ VARIABLES: tuple[Var, ...] = (
     Var('model_threads', 'HOUSING_MODEL_THREADS', _number(int, 1), 1, 'threads one model call may use'),
     Var('requirements_mismatch', 'HOUSING_REQUIREMENTS_MISMATCH', _choice('warn', 'refuse'), 'warn',
         "a model trained with another major.minor version of a library it uses: load it with a warning, or refuse it"),
+    Var('max_in_flight', 'HOUSING_MAX_IN_FLIGHT', _number(int, 1), 64, 'most prediction requests a worker holds at once; more get 503 with Retry-After'),
+    Var('request_timeout_s', 'HOUSING_REQUEST_TIMEOUT', _number(float, 0.001), 10.0, 'longest a prediction may wait for the model, seconds; then 503'),
+    Var('log_retention_days', 'HOUSING_LOG_RETENTION_DAYS', _number(float, 0), 90.0, 'the API deletes log rows older than this, hourly; 0 keeps everything'),
+    Var('log_full_sync', 'HOUSING_LOG_FULL_SYNC', _boolean, False, 'fsync every log commit (SQLite synchronous=FULL): survives a power cut, costs latency'),
+    Var('reload_check_s', 'HOUSING_RELOAD_CHECK_SECONDS', _number(float, 0.1), 3.0, 'how often each API worker checks for a reload made by another worker'),
+    Var('serve_dir', 'HOUSING_SERVE_DIR', _path, None, 'folder the workers of one `housing serve` share (metrics, reload generation); set by serve'),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -125,6 +131,12 @@ class Settings:
     microbatch_wait_ms: float
     model_threads: int
     requirements_mismatch: str
+    max_in_flight: int
+    request_timeout_s: float
+    log_retention_days: float
+    log_full_sync: bool
+    reload_check_s: float
+    serve_dir: Path | None
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):

@@ -7,34 +7,38 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import queue
 import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from fastcore.basics import patch
+
 from .config import get_settings
-from .errors import UnavailableError
 from .data import FEATURES
+from .errors import UnavailableError
 
 # %% auto #0
-__all__ = ['PREDICTION_COLUMNS', 'REQUEST_COLUMNS', 'LogError', 'prediction_row', 'request_row', 'PredictionLog',
-           'read_predictions', 'read_requests', 'count_rows', 'totals']
+__all__ = ['PREDICTION_COLUMNS', 'REQUEST_COLUMNS', 'LogError', 'prediction_row', 'request_row', 'PredictionLog', 'prune_log']
 
 # %% ../nbs/10_predlog.ipynb #c006
-PREDICTION_COLUMNS = ['request_id', 'ts', *FEATURES, 'prediction', 'model_version', 'latency_ms', 'ood']  # `predictions`, after `id`
-REQUEST_COLUMNS = ['request_id', 'ts', 'route', 'status', 'latency_ms', 'rows']  # `requests`, after `id`
+PREDICTION_COLUMNS = ['request_id', 'ts', *FEATURES, 'prediction', 'model_version', 'latency_ms', 'ood', 'simulated']  # after `id`
+REQUEST_COLUMNS = ['request_id', 'ts', 'route', 'status', 'latency_ms', 'rows', 'simulated']  # `requests`, after `id`
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS predictions (id INTEGER PRIMARY KEY, request_id TEXT, ts REAL /* unix seconds */,
-  {', '.join(f'{f} REAL' for f in FEATURES)}, prediction REAL, model_version TEXT, latency_ms REAL, ood INTEGER);
+  {', '.join(f'{f} REAL' for f in FEATURES)}, prediction REAL, model_version TEXT, latency_ms REAL, ood INTEGER,
+  simulated INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions(ts);
 CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, request_id TEXT, ts REAL /* unix seconds */,
-  route TEXT, status INTEGER, latency_ms REAL, rows INTEGER);
+  route TEXT, status INTEGER, latency_ms REAL, rows INTEGER, simulated INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 # %% ../nbs/10_predlog.ipynb #c007
@@ -51,26 +55,45 @@ def _connect(path: Path, busy_timeout_ms: int, synchronous: str, readonly: bool 
         con.execute(f'PRAGMA synchronous={synchronous}')
     return con
 
-# %% ../nbs/10_predlog.ipynb #c009
+def _has_column(con, table: str, column: str) -> bool:
+    return any(r[1] == column for r in con.execute(f'PRAGMA table_info({table})'))  # nosec B608: constant names
+
+def _create(con: sqlite3.Connection):
+    "Create the tables, and add the `simulated` column to a log written before it existed"
+    con.executescript(_SCHEMA)
+    for table in ('predictions', 'requests'):
+        if not _has_column(con, table, 'simulated'):
+            con.execute(f'ALTER TABLE {table} ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0')  # nosec B608
+
+# %% ../nbs/10_predlog.ipynb #c011
 def _opt_float(x) -> float | None:
     if x is None: return None
     x = float(x)
     return None if math.isnan(x) else x
 
-def prediction_row(row: dict) -> tuple:
-    "A `predictions` tuple from a dict with the 8 features, `prediction` and optional `request_id, ts, model_version, latency_ms, ood`"
-    return (str(row.get('request_id') or uuid.uuid4().hex), float(row.get('ts') or time.time()),
-            *(_opt_float(row.get(f)) for f in FEATURES), _opt_float(row.get('prediction')),
-            None if row.get('model_version') is None else str(row['model_version']),
-            _opt_float(row.get('latency_ms')), int(bool(row.get('ood', False))))
+def prediction_row(features, # the 8 values in `FEATURES` order (validated floats), or a dict by name (missing/NaN -> NULL)
+                   prediction: float | None, # predicted MedHouseVal
+                   model_version: str | None = None, *,
+                   request_id: str | None = None, # default: a new uuid4
+                   ts: float | None = None, # unix seconds; default now
+                   latency_ms: float | None = None, ood: bool = False, # a feature outside the training range
+                   simulated: bool = False, # written by the traffic simulator, not by a client
+                  ) -> tuple:
+    "A `predictions` tuple in `PREDICTION_COLUMNS` order"
+    if isinstance(features, dict): features = [_opt_float(features.get(f)) for f in FEATURES]
+    elif len(features) != len(FEATURES): raise ValueError(f'features: expected {len(FEATURES)} values in FEATURES order, got {len(features)}')
+    return (request_id or uuid.uuid4().hex, time.time() if ts is None else float(ts), *features, _opt_float(prediction),
+            None if model_version is None else str(model_version), _opt_float(latency_ms), 1 if ood else 0, 1 if simulated else 0)
 
-def request_row(row: dict) -> tuple:
-    "A `requests` tuple from a dict with `route, status` and optional `request_id, ts, latency_ms, rows`"
-    return (str(row.get('request_id') or uuid.uuid4().hex), float(row.get('ts') or time.time()), str(row['route']),
-            int(row['status']), _opt_float(row.get('latency_ms')), int(row.get('rows') or 0))
+def request_row(route: str, status: int, *, request_id: str | None = None, ts: float | None = None,
+                latency_ms: float | None = None, rows: int = 0, # predicted rows it carried
+                simulated: bool = False) -> tuple:
+    "A `requests` tuple in `REQUEST_COLUMNS` order"
+    return (request_id or uuid.uuid4().hex, time.time() if ts is None else float(ts), str(route), int(status),
+            _opt_float(latency_ms), int(rows or 0), 1 if simulated else 0)
 
-# %% ../nbs/10_predlog.ipynb #c012
-_CHUNK = 256  # most rows in one INSERT statement (15 columns x 256 = 3,840 parameters)
+# %% ../nbs/10_predlog.ipynb #c014
+_CHUNK = 256  # most rows in one INSERT statement (16 columns x 256 = 4,096 parameters)
 
 @lru_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple, nrows: int) -> str:
@@ -86,11 +109,27 @@ def _insert_many(con: sqlite3.Connection, table: str, columns: list, rows: list)
         i += k
 
 class _Waiter:
-    "Blocks a thread until its rows are committed"
-    __slots__ = ('event', 'error')
-    def __init__(self): self.event, self.error = threading.Event(), None
-    def __call__(self, err): self.error = err; self.event.set()
+    "Blocks a thread until the writer has handled its item; `result` is the error (None: done) or the item's answer"
+    __slots__ = ('event', 'result')
+    def __init__(self): self.event, self.result = threading.Event(), None
+    def done(self, result): self.result = result; self.event.set()
 
+@dataclass
+class _Write:
+    "Rows to commit; who waits: an asyncio `future` on `loop`, a thread's `waiter`, or nobody"
+    predictions: list
+    requests: list
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future | None = None
+    waiter: _Waiter | None = None
+
+@dataclass
+class _Probe: waiter: _Waiter  # can both tables take a row now? (written and rolled back)
+@dataclass
+class _Prune: before: float; waiter: _Waiter | None = None  # delete rows with ts < before
+class _Stop: pass
+
+# %% ../nbs/10_predlog.ipynb #c015
 def _settle(futures: list, err):
     for f in futures:
         if f.done(): continue
@@ -99,29 +138,40 @@ def _settle(futures: list, err):
             f.set_exception(err)
             f.exception()  # awaiters still get it; a future nobody awaits (request rows) is not reported as "never retrieved"
 
-_STOP = object()
-_PROBE = object()  # stands for the rows of an item that only checks that both tables take a row
+def _notify(writes: list, err):
+    "Wake the waiters of committed `writes`: one call per event loop, however many requests it has waiting"
+    by_loop = {}
+    for w in writes:
+        if w.waiter is not None: w.waiter.done(err)
+        if w.future is not None: by_loop.setdefault(w.loop, []).append(w.future)
+    for loop, futures in by_loop.items():
+        try: loop.call_soon_threadsafe(_settle, futures, err)
+        except RuntimeError: pass  # that event loop is closed: nobody is waiting any more
 
-# %% ../nbs/10_predlog.ipynb #c013
+# %% ../nbs/10_predlog.ipynb #c017
 class PredictionLog:
-    "Append-only SQLite log of predictions and requests: one writer thread, WAL, busy timeout, group commits"
+    "Append-only SQLite log of predictions and requests: one writer thread, WAL, busy timeout, group commits, self-healing"
     def __init__(self, path=None, # SQLite file; default `Settings.prediction_log` (`HOUSING_PREDICTION_LOG`)
                  synchronous: str = 'NORMAL', # SQLite durability: NORMAL survives a killed process, FULL also a power cut
                  busy_timeout_ms: int = 10_000, # how long to wait for another process's write lock
                  max_group: int = 4096, # most queued submissions committed in one transaction
+                 retention_days: float = 0, # delete rows older than this every hour; 0 keeps everything
                 ):
         self.path = Path(path or get_settings().prediction_log).expanduser()
         if synchronous.upper() not in ('OFF', 'NORMAL', 'FULL', 'EXTRA'):
             raise ValueError(f'synchronous={synchronous!r}: expected one of NORMAL, FULL, EXTRA, OFF')
         self.synchronous, self.busy_timeout_ms, self.max_group = synchronous.upper(), busy_timeout_ms, max_group
+        self.retention_s, self._next_prune = retention_days * 86400, 0.0
+        self._con, self._ident = None, None  # the writer thread's connection, opened by it
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = _connect(self.path, busy_timeout_ms, self.synchronous)
-            con.executescript(_SCHEMA); con.close()
+            try: _create(con)
+            finally: con.close()
         except (OSError, sqlite3.Error) as e:
             raise LogError(f'prediction log {self.path}: cannot open for writing ({e}); set HOUSING_PREDICTION_LOG '
                            'to a writable file') from None
-        self.commits = self.rows_written = self.failures = 0  # counters, read by the API's metrics
+        self.commits = self.rows_written = self.failures = self.pruned = 0  # counters, read by the API
         self.last_error: str | None = None  # message of the last failed commit, cleared by the next good one
         self._closed = False
         self._open: dict = {}  # event loop -> rows gathered during its current turn, and their shared future
@@ -143,202 +193,204 @@ class PredictionLog:
         "Is the writer running and was its last commit good?"
         return self.running and self.last_error is None
 
-    def check(self) -> str | None:
-        "Can a row be written to both tables now? None if so, else why not (writes nothing)"
-        w = _Waiter()
-        try: self.submit(_PROBE, (), w)
-        except LogError as e: return str(e)
-        if not w.event.wait(self.busy_timeout_ms / 1000 + 10): return 'the writer did not answer'
-        return None if w.error is None else str(w.error)
-
-    def submit(self, predictions=(), # `predictions` tuples in `PREDICTION_COLUMNS` order
-               requests=(), # `requests` tuples in `REQUEST_COLUMNS` order
-               done=None, # called as `done(error_or_None)` from the writer thread once committed
-              ):
-        "Queue rows for the writer without waiting"
-        if self._closed: raise LogError(f'prediction log {self.path} is closed')
-        self._q.put((predictions, requests, done))
-
-    def commit_async(self, predictions=(), requests=()) -> asyncio.Future:
-        "Queue rows; the returned asyncio future resolves once they are committed (raises `LogError` if the commit failed)"
-        loop = asyncio.get_running_loop()
-        b = self._open.get(loop)
-        if b is None:
-            if self._closed: raise LogError(f'prediction log {self.path} is closed')
-            b = self._open[loop] = ([], [], loop.create_future())
-            loop.call_soon(self._hand_over, loop)
-        b[0].extend(predictions); b[1].extend(requests)
-        return b[2]
-
-    def log_soon(self, requests=()):
-        "Queue `requests` tuples from an event loop without waiting (they join the loop's next hand-over)"
-        self.commit_async((), requests)
-
-    def _hand_over(self, loop):
-        preds, reqs, fut = self._open.pop(loop)
-        try: self.submit(preds, reqs, (loop, fut))
-        except LogError as e: _settle([fut], e)
-
-    def _wait(self, predictions, requests, wait: bool):
-        if not wait: return self.submit(predictions, requests)
-        w = _Waiter()
-        self.submit(predictions, requests, w)
-        if not w.event.wait(self.busy_timeout_ms / 1000 + 60):
-            raise LogError(f'prediction log {self.path}: the writer did not commit within {self.busy_timeout_ms / 1000 + 60:.0f} s')
-        if w.error is not None: raise w.error
-
-    def write(self, rows: list[dict], # dicts as taken by `prediction_row`
-              wait: bool = True, # block until committed
-             ) -> int:
-        "Log predicted rows; returns how many"
-        tuples = [prediction_row(r) for r in rows]
-        self._wait(tuples, (), wait)
-        return len(tuples)
-
-    def write_requests(self, rows: list[dict], # dicts as taken by `request_row`
-                       wait: bool = True) -> int:
-        "Log API requests; returns how many"
-        tuples = [request_row(r) for r in rows]
-        self._wait((), tuples, wait)
-        return len(tuples)
-
-    def flush(self):
-        "Wait until everything queued so far is committed"
-        if not self._closed and self._thread.is_alive(): self._wait((), (), True)
-
-    def close(self):
-        "Commit what is queued and stop the writer"
-        if self._closed: return
-        self._closed = True
-        self._q.put(_STOP)
-        self._thread.join(timeout=60)
-
-    def _probe(self, con) -> Exception | None:
-        try:
-            con.execute('BEGIN IMMEDIATE')
-            try:
-                con.execute(_insert_sql('predictions', tuple(PREDICTION_COLUMNS), 1), [None] * len(PREDICTION_COLUMNS))
-                con.execute(_insert_sql('requests', tuple(REQUEST_COLUMNS), 1), [None] * len(REQUEST_COLUMNS))
-            finally: con.execute('ROLLBACK')
-        except sqlite3.Error as e:
-            return LogError(f'prediction log {self.path}: not writable ({type(e).__name__}: {e})')
-        return None
-
-    def _commit(self, con, items) -> Exception | None:
-        preds = [r for it in items for r in it[0]]
-        reqs = [r for it in items for r in it[1]]
-        if not preds and not reqs: return None
-        try:
-            con.execute('BEGIN IMMEDIATE')
-            try:
-                if preds: _insert_many(con, 'predictions', PREDICTION_COLUMNS, preds)
-                if reqs: _insert_many(con, 'requests', REQUEST_COLUMNS, reqs)
-                con.execute('COMMIT')
-            except BaseException:
-                con.execute('ROLLBACK'); raise
-        except (sqlite3.Error, ValueError, TypeError, OverflowError) as e:
-            self.failures += 1
-            self.last_error = f'{type(e).__name__}: {e}'
-            return LogError(f'prediction log {self.path}: write failed ({self.last_error})')
-        self.commits += 1; self.rows_written += len(preds); self.last_error = None
-        return None
-
-    def _run(self):
-        try: con = _connect(self.path, self.busy_timeout_ms, self.synchronous)
-        except sqlite3.Error as e:
-            con, self.last_error = None, f'{type(e).__name__}: {e}'
-        stop = False
-        while not stop:
-            items = [self._q.get()]
-            while len(items) < self.max_group:
-                try: items.append(self._q.get_nowait())
-                except queue.Empty: break
-            if any(it is _STOP for it in items):
-                stop = True; items = [it for it in items if it is not _STOP]
-            probes = [it for it in items if it[0] is _PROBE]
-            if probes: items = [it for it in items if it[0] is not _PROBE]
-            err = self._commit(con, items) if con is not None else LogError(f'prediction log {self.path}: {self.last_error}')
-            self._notify(items, err)
-            for _, _, done in probes: done(self._probe(con) if con is not None else err)
-        if con is not None: con.close()
-
-    @staticmethod
-    def _notify(items, err):
-        "Wake the waiters of committed `items`: one call per event loop, however many requests it has waiting"
-        by_loop = {}
-        for _, _, done in items:
-            if done is None: continue
-            if type(done) is tuple: by_loop.setdefault(done[0], []).append(done[1])
-            else: done(err)
-        for loop, futures in by_loop.items():
-            try: loop.call_soon_threadsafe(_settle, futures, err)
-            except RuntimeError: pass  # that event loop is closed: nobody is waiting any more
-
 # %% ../nbs/10_predlog.ipynb #c019
-def _as_unix(t) -> float | None:
-    "`t` (None, unix seconds, datetime or ISO string) as unix seconds"
-    if t is None: return None
-    if isinstance(t, (int, float)): return float(t)
-    if isinstance(t, str):
-        try: return float(t)
-        except ValueError:
-            try: t = datetime.fromisoformat(t)
-            except ValueError: raise ValueError(f'time {t!r}: expected unix seconds or an ISO-8601 time such as 2026-01-31T12:00') from None
-    if isinstance(t, datetime):
-        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
-    raise ValueError(f'time {t!r}: expected unix seconds, a datetime or an ISO-8601 string')
+@patch
+def _put(self: PredictionLog, item):
+    if self._closed: raise LogError(f'prediction log {self.path} is closed')
+    self._q.put(item)
 
-def _read(path, table: str, columns: list, since, until):
-    import pandas as pd
-    path = Path(path or get_settings().prediction_log).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f'prediction log {path} does not exist: start the API (`housing serve`) and send '
-                                'traffic, or write rows with PredictionLog')
-    q, args = f'SELECT * FROM {table} WHERE 1=1', []  # nosec B608: table is one of two constants
-    if (s := _as_unix(since)) is not None: q += ' AND ts >= ?'; args.append(s)
-    if (u := _as_unix(until)) is not None: q += ' AND ts < ?'; args.append(u)
-    con = _connect(path, 10_000, 'NORMAL', readonly=True)
+@patch
+def _wait_for(self: PredictionLog, item, seconds: float | None = None):
+    "Queue `item` and block until the writer has handled it; its result"
+    self._put(item)
+    if not item.waiter.event.wait(seconds or self.busy_timeout_ms / 1000 + 60):
+        raise LogError(f'prediction log {self.path}: the writer did not answer within {seconds or self.busy_timeout_ms / 1000 + 60:.0f} s')
+    return item.waiter.result
+
+@patch
+def submit(self: PredictionLog, predictions=(), requests=()):
+    "Queue `prediction_row` / `request_row` tuples for the writer without waiting"
+    self._put(_Write(list(predictions), list(requests)))
+
+@patch
+def commit_async(self: PredictionLog, predictions=(), requests=()) -> asyncio.Future:
+    "Queue row tuples; the asyncio future resolves once they are committed (raises `LogError` if the commit failed)"
+    loop = asyncio.get_running_loop()
+    w = self._open.get(loop)
+    if w is None:
+        if self._closed: raise LogError(f'prediction log {self.path} is closed')
+        w = self._open[loop] = _Write([], [], loop, loop.create_future())
+        loop.call_soon(self._hand_over, loop)
+    w.predictions.extend(predictions); w.requests.extend(requests)
+    return w.future
+
+@patch
+def _hand_over(self: PredictionLog, loop):
+    w = self._open.pop(loop)
+    try: self._put(w)
+    except LogError as e: _settle([w.future], e)
+
+_ROW_OPTIONS = ('request_id', 'ts', 'latency_ms', 'simulated')
+
+@patch
+def write(self: PredictionLog, rows: list[dict], # features by name, `prediction`, and the options of `prediction_row`
+          wait: bool = True) -> int: # block until committed
+    "Log predicted rows; returns how many"
+    tuples = [prediction_row(r, r.get('prediction'), r.get('model_version'), ood=bool(r.get('ood', False)),
+                             **{k: r[k] for k in _ROW_OPTIONS if r.get(k) is not None}) for r in rows]
+    if not wait: self.submit(tuples)
+    elif (err := self._wait_for(_Write(tuples, [], waiter=_Waiter()))) is not None: raise err
+    return len(tuples)
+
+@patch
+def write_requests(self: PredictionLog, rows: list[dict], # `route`, `status` and the options of `request_row`
+                   wait: bool = True) -> int:
+    "Log API requests; returns how many"
+    tuples = [request_row(r['route'], r['status'], rows=r.get('rows') or 0,
+                          **{k: r[k] for k in _ROW_OPTIONS if r.get(k) is not None}) for r in rows]
+    if not wait: self.submit((), tuples)
+    elif (err := self._wait_for(_Write([], tuples, waiter=_Waiter()))) is not None: raise err
+    return len(tuples)
+
+# %% ../nbs/10_predlog.ipynb #c021
+@patch
+def check(self: PredictionLog) -> str | None:
+    "Can a row be written to both tables now? None if so, else why not (writes nothing)"
+    try: err = self._wait_for(_Probe(_Waiter()), self.busy_timeout_ms / 1000 + 10)
+    except LogError as e: return str(e)
+    return None if err is None else str(err)
+
+@patch
+def prune(self: PredictionLog, before: float) -> tuple[int, int]: # unix seconds: rows with ts < before go
+    "Delete old rows of both tables; (predictions, requests) deleted"
+    out = self._wait_for(_Prune(float(before), _Waiter()))
+    if isinstance(out, Exception): raise out
+    return out
+
+@patch
+def flush(self: PredictionLog):
+    "Wait until everything queued so far is committed"
+    if self.running: self._wait_for(_Write([], [], waiter=_Waiter()))
+
+@patch
+def close(self: PredictionLog):
+    "Commit what is queued and stop the writer"
+    if self._closed: return
+    self._closed = True
+    self._q.put(_Stop())
+    self._thread.join(timeout=60)
+
+# %% ../nbs/10_predlog.ipynb #c023
+def _identity(path: Path):
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+@patch
+def _drop(self: PredictionLog):
+    if self._con is not None:
+        try: self._con.close()
+        except sqlite3.Error: pass
+    self._con = None
+
+@patch
+def _reconnect(self: PredictionLog) -> sqlite3.Connection:
+    self._drop()
+    con = _connect(self.path, self.busy_timeout_ms, self.synchronous)
+    try: _create(con)
+    except BaseException: con.close(); raise
+    self._con, self._ident = con, _identity(self.path)
+    return con
+
+@patch
+def _connection(self: PredictionLog) -> sqlite3.Connection:
+    "The writing connection, reopened when it was dropped or the file at `path` is not the one it has open"
+    try: same = self._con is not None and _identity(self.path) == self._ident
+    except OSError: same = False
+    return self._con if same else self._reconnect()
+
+@patch
+def _transaction(self: PredictionLog, work, rollback: bool = False):
+    "Run `work(con)` in one write transaction; None, or the `LogError` saying why it failed (the connection is dropped)"
     try:
-        try: return pd.read_sql_query(q + ' ORDER BY ts, id', con, params=args)
-        except pd.errors.DatabaseError as e:
-            if 'no such table' not in str(e): raise
-            return pd.DataFrame(columns=['id', *columns])
-    finally: con.close()
+        con = self._connection()
+        con.execute('BEGIN IMMEDIATE')
+        try: out = work(con)
+        except BaseException: con.execute('ROLLBACK'); raise
+        con.execute('ROLLBACK' if rollback else 'COMMIT')
+        return out
+    except (sqlite3.Error, OSError, ValueError, TypeError, OverflowError) as e:
+        if isinstance(e, (sqlite3.Error, OSError)): self._drop()
+        return LogError(f'prediction log {self.path}: write failed ({type(e).__name__}: {e})')
 
-def read_predictions(path=None, # SQLite log; default `Settings.prediction_log`
-                     since=None, until=None, # window: since <= ts < until
-                    ):
-    "Rows of `predictions` in the window as a DataFrame, oldest first"
-    return _read(path, 'predictions', PREDICTION_COLUMNS, since, until)
+# %% ../nbs/10_predlog.ipynb #c025
+@patch
+def _commit(self: PredictionLog, writes: list) -> LogError | None:
+    preds = [r for w in writes for r in w.predictions]
+    reqs = [r for w in writes for r in w.requests]
+    if not preds and not reqs: return None
+    def work(con):
+        if preds: _insert_many(con, 'predictions', PREDICTION_COLUMNS, preds)
+        if reqs: _insert_many(con, 'requests', REQUEST_COLUMNS, reqs)
+    err = self._transaction(work)
+    if err is not None: self.failures += 1; self.last_error = str(err).split(': write failed ', 1)[-1]
+    else: self.commits += 1; self.rows_written += len(preds); self.last_error = None
+    return err
 
-def read_requests(path=None, since=None, until=None):
-    "Rows of `requests` in the window as a DataFrame, oldest first"
-    return _read(path, 'requests', REQUEST_COLUMNS, since, until)
+def _delete_before(con, before: float) -> tuple[int, int]:
+    return tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
 
-# %% ../nbs/10_predlog.ipynb #c022
-_TABLES = {'predictions': PREDICTION_COLUMNS, 'requests': REQUEST_COLUMNS}
+@patch
+def _maintain(self: PredictionLog):
+    "Heartbeat while failing (heals `last_error` once a write works again); hourly retention"
+    now = time.time()
+    if self.last_error is not None:
+        hb = lambda con: con.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat', ?)", (str(now),))
+        if not isinstance(self._transaction(hb), LogError): self.last_error = None
+    if self.retention_s > 0 and now >= self._next_prune and self.last_error is None:
+        out = self._transaction(lambda con: _delete_before(con, now - self.retention_s))
+        if not isinstance(out, Exception): self.pruned += sum(out)
+        self._next_prune = now + 3600
 
-def count_rows(path=None, # SQLite log; default `Settings.prediction_log`
-               table: str = 'predictions', # `predictions` or `requests`
-               since=None, until=None) -> int: # window: since <= ts < until
-    "Rows of `table` in the window (0 when the log or the table does not exist yet)"
-    if table not in _TABLES: raise ValueError(f"table {table!r}: expected one of {', '.join(_TABLES)}")
-    path = Path(path or get_settings().prediction_log).expanduser()
-    if not path.exists(): return 0
-    q, args = f'SELECT COUNT(*) FROM {table} WHERE 1=1', []  # nosec B608: table is one of two constants
-    if (s := _as_unix(since)) is not None: q += ' AND ts >= ?'; args.append(s)
-    if (u := _as_unix(until)) is not None: q += ' AND ts < ?'; args.append(u)
-    con = _connect(path, 10_000, 'NORMAL', readonly=True)
-    try: return int(con.execute(q, args).fetchone()[0])
-    except sqlite3.OperationalError: return 0  # no table yet: nothing was logged
-    finally: con.close()
+@patch
+def _run(self: PredictionLog):
+    stop = False
+    while not stop:
+        try: items = [self._q.get(timeout=1.0)]
+        except queue.Empty: items = []
+        while items and len(items) < self.max_group:
+            try: items.append(self._q.get_nowait())
+            except queue.Empty: break
+        writes = [it for it in items if type(it) is _Write]
+        _notify(writes, self._commit(writes))
+        for it in items:
+            if type(it) is _Probe: it.waiter.done(self._transaction(self._probe_rows, rollback=True))
+            elif type(it) is _Prune:
+                out = self._transaction(lambda con, before=it.before: _delete_before(con, before))
+                if it.waiter: it.waiter.done(out)
+            elif type(it) is _Stop: stop = True
+        self._maintain()
+    if self._con is not None: self._con.close()
 
-def totals(path=None) -> tuple[int, int]:
-    "All-time (requests, rows requested) of the log"
-    path = Path(path or get_settings().prediction_log).expanduser()
-    if not path.exists(): return 0, 0
-    con = _connect(path, 10_000, 'NORMAL', readonly=True)
-    try: n, rows = con.execute('SELECT COUNT(*), COALESCE(SUM(rows), 0) FROM requests').fetchone()
-    except sqlite3.OperationalError: n, rows = 0, 0
-    finally: con.close()
-    return int(n), int(rows)
+@patch
+def _probe_rows(self: PredictionLog, con):
+    for table, columns in (('predictions', PREDICTION_COLUMNS), ('requests', REQUEST_COLUMNS)):
+        con.execute(_insert_sql(table, tuple(columns), 1), [None] * (len(columns) - 1) + [0])  # `simulated` is NOT NULL
+
+# %% ../nbs/10_predlog.ipynb #c035
+def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
+          before=None, # unix seconds, datetime or ISO time: rows with ts < before are deleted
+         ) -> tuple[int, int]:
+    "Delete old rows of the log; (predictions, requests) deleted"
+    from housing.logquery import as_unix
+    if (b := as_unix(before)) is None: raise ValueError('before: expected a time (unix seconds, datetime or ISO-8601)')
+    if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
+    with PredictionLog(path) as log: return log.prune(b)
+
+# %% ../nbs/10_predlog.ipynb #c038
+_READERS = ('read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles')
+
+def __getattr__(name):  # `from housing.predlog import read_predictions` works: the readers live in housing.logquery
+    if name in _READERS:
+        from housing import logquery
+        return getattr(logquery, name)
+    raise AttributeError(f'module housing.predlog has no attribute {name!r}')

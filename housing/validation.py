@@ -5,6 +5,7 @@
 # %% ../nbs/12_validation.ipynb #c004
 from __future__ import annotations
 
+import json
 import operator
 import re
 from functools import lru_cache
@@ -20,7 +21,7 @@ from .data import CROSS_RULES, FEATURE_RULES, FEATURES
 
 # %% auto #0
 __all__ = ['EXAMPLE_ROW', 'DEFAULT_MAX_BATCH', 'Features', 'expected', 'batch_model', 'validate_row', 'validate_batch',
-           'problems', 'error_body']
+           'problems', 'error_body', 'Prediction', 'BatchPrediction', 'Problem', 'Rejected', 'Message']
 
 # %% ../nbs/12_validation.ipynb #c006
 EXAMPLE_ROW = dict(MedInc=8.3252, HouseAge=41.0, AveRooms=6.984127, AveBedrms=1.02381, Population=322.0,
@@ -76,9 +77,25 @@ def _batch_adapter(max_batch: int) -> TypeAdapter:
     batch.__pydantic_config__ = ConfigDict(extra='forbid', strict=True)
     return TypeAdapter(batch)
 
+def _duplicates(body: bytes | str, title: str, rows: int | None = None):
+    "A `ValidationError` naming every key repeated inside one JSON object of `body`, else None"
+    repeated = []  # (index of the object in parse order, key); the body's own object comes last
+    def hook(pairs):
+        keys = [k for k, _ in pairs]
+        repeated.extend((hook.n, k) for k in dict.fromkeys(k for k in keys if keys.count(k) > 1))
+        hook.n += 1
+    hook.n = 0
+    try: json.loads(body, object_pairs_hook=hook)
+    except (ValueError, RecursionError): return None
+    found = [dict(type=PydanticCustomError('duplicate_key', '{key} appears more than once', dict(key=k)),
+                  loc=(k,) if rows is None or i == hook.n - 1 else ('instances', i, k), input=None) for i, k in repeated]
+    return ValidationError.from_exception_data(title, found) if found else None
+
 def validate_row(body: bytes | str) -> list[float]:
     "The 8 features of a `/predict` body, in `FEATURES` order, or a `ValidationError`"
-    return list(Features.model_validate_json(body).__dict__.values())
+    x = list(Features.model_validate_json(body).__dict__.values())
+    if body.count(b'"' if isinstance(body, bytes) else '"') != 2 * len(FEATURES) and (e := _duplicates(body, 'Features')): raise e
+    return x
 
 def validate_batch(body: bytes | str, # a `/predict/batch` body
                    max_batch: int = DEFAULT_MAX_BATCH) -> np.ndarray:
@@ -92,6 +109,7 @@ def validate_batch(body: bytes | str, # a `/predict/batch` body
             errors.append(dict(type=PydanticCustomError('cross_rule', '{a} must be {op} {b}', dict(a=a, op=op, b=b)),
                                loc=('instances', int(i)), input=None))
     if errors: raise ValidationError.from_exception_data('Batch', sorted(errors, key=lambda e: e['loc'][1]))
+    if body.count(b'"' if isinstance(body, bytes) else '"') != 2 + 2 * len(FEATURES) * n and (e := _duplicates(body, 'Batch', n)): raise e
     return X
 
 # %% ../nbs/12_validation.ipynb #c011
@@ -109,6 +127,8 @@ def _message(etype: str, field: str | None, loc: tuple, ctx: dict, max_batch: in
     "(message, expected) for one pydantic error"
     if etype == 'cross_rule':
         return f"{ctx['a']} must be {ctx['op']} {ctx['b']}", f"{ctx['a']} {ctx['op']} {ctx['b']}"
+    if etype == 'duplicate_key':
+        return f'{field} appears more than once', 'each field once per object'
     if field in FEATURE_RULES:
         exp = expected(field)
         if etype == 'missing': return f'{field} is missing', exp
@@ -141,7 +161,7 @@ def problems(err: ValidationError, # from `Features` or `batch_model(...)`
         etype, ctx = e['type'], e.get('ctx') or {}
         row = loc[1] if len(loc) >= 2 and loc[0] == 'instances' and isinstance(loc[1], int) else None
         field = ctx.get('a') if etype == 'cross_rule' else next((p for p in reversed(loc) if p in FEATURE_RULES), None)
-        if field is None and etype == 'extra_forbidden' and loc: field = loc[-1]
+        if field is None and etype in ('extra_forbidden', 'duplicate_key') and loc: field = loc[-1]
         if field is None and loc[:1] == ('instances',) and row is None: field = 'instances'
         msg, exp = _message(etype, field, loc, ctx, max_batch, err.title == 'Batch')
         if row is not None: msg = f'row {row}: {msg}'
@@ -152,3 +172,46 @@ def problems(err: ValidationError, # from `Features` or `batch_model(...)`
 def error_body(err: ValidationError, max_batch: int = DEFAULT_MAX_BATCH) -> dict:
     "The JSON body of a 422 for `err`"
     return {'detail': problems(err, max_batch), 'errors': err.error_count()}
+
+# %% ../nbs/12_validation.ipynb #c020
+class Prediction(BaseModel):
+    "`POST /predict` answer"
+    prediction: float  # predicted MedHouseVal, in $100,000
+    price_usd: float  # the same in dollars
+    model_version: str
+    request_id: str
+    out_of_distribution: bool  # a feature is outside the training range (the row is possible, the model has not seen its like)
+    ood_features: list[str]
+
+class BatchPrediction(BaseModel):
+    "`POST /predict/batch` answer: lists in the order of `instances`"
+    predictions: list[float]
+    price_usd: list[float]
+    out_of_distribution: list[bool]
+    ood_features: list[list[str]]
+    model_version: str
+    request_id: str
+    rows: int
+
+class Problem(BaseModel):
+    "One validation problem"
+    loc: list[str | int]
+    field: str | None
+    row: int | None
+    msg: str
+    expected: str
+    type: str
+
+class Rejected(BaseModel):
+    "422 body"
+    detail: list[Problem]
+    errors: int
+
+class Message(BaseModel):
+    "Error body"
+    detail: str
+
+_ERRORS = {401: {'model': Message, 'description': 'missing or wrong credentials'},
+           413: {'model': Message, 'description': 'body too large'}, 415: {'model': Message, 'description': 'not declared as JSON'},
+           422: {'model': Rejected, 'description': 'a field breaks the rules'},
+           503: {'model': Message, 'description': 'no model, the log unavailable, the worker full or the model too slow; see Retry-After'}}

@@ -16,7 +16,9 @@ from pathlib import Path
 HOST = '127.0.0.1'
 HOUSING = Path(sys.executable).parent/'housing'
 API_ENV = ('HOUSING_API_KEY', 'HOUSING_ADMIN_TOKEN', 'HOUSING_MAX_BATCH', 'HOUSING_MAX_BODY_BYTES', 'HOUSING_MICROBATCH',
-           'HOUSING_MICROBATCH_MAX_ROWS', 'HOUSING_MICROBATCH_WAIT_MS', 'HOUSING_MODEL_URI', 'HOUSING_PREDICTION_LOG')
+           'HOUSING_MICROBATCH_MAX_ROWS', 'HOUSING_MICROBATCH_WAIT_MS', 'HOUSING_MODEL_URI', 'HOUSING_PREDICTION_LOG',
+           'HOUSING_MAX_IN_FLIGHT', 'HOUSING_REQUEST_TIMEOUT', 'HOUSING_LOG_RETENTION_DAYS', 'HOUSING_LOG_FULL_SYNC',
+           'HOUSING_RELOAD_CHECK_SECONDS', 'HOUSING_SERVE_DIR', 'PROMETHEUS_MULTIPROC_DIR')
 
 
 def free_port() -> int:
@@ -61,8 +63,9 @@ class Server:
         except subprocess.TimeoutExpired: os.killpg(self.proc.pid, signal.SIGKILL); self.proc.wait(10)
 
 
-def post_bytes(port: int, path: str, body: bytes) -> bytes:
-    return (f'POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n'
+def post_bytes(port: int, path: str, body: bytes, headers: dict | None = None) -> bytes:
+    extra = ''.join(f'{k}: {v}\r\n' for k, v in (headers or {}).items())
+    return (f'POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n{extra}'
             f'Content-Length: {len(body)}\r\n\r\n').encode() + body
 
 

@@ -2,6 +2,7 @@
 import asyncio
 import dataclasses
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -137,14 +138,21 @@ def test_metrics_count_requests_by_route_and_status_and_the_rest(client):
     assert 'housing_model_info{' in text and 'housing_model_loaded 1.0' in text
 
 
-def test_every_request_is_in_the_requests_table(client, tmp_path):
-    client.post('/predict', json=EXAMPLE_ROW)
-    client.post('/predict', content=b'nope', headers={'content-type': 'text/plain'})
-    client.get('/health')
+def test_requests_that_matter_are_in_the_requests_table_and_all_in_the_metrics(make_client, tmp_path):
+    "Probes, 401 and 404 are counted but not logged row by row"
+    client = make_client(api_key='k')
+    key = {'X-API-Key': 'k'}
+    client.post('/predict', json=EXAMPLE_ROW, headers=key)
+    client.post('/predict', content=b'nope', headers={'content-type': 'text/plain', **key})
+    client.post('/predict', json=EXAMPLE_ROW)  # 401
+    for path in ('/health', '/ready', '/metrics', '/nowhere'): client.get(path)
     client.app.state.service.log.flush()
     reqs = read_requests(tmp_path/'log.db')
-    assert [(r.route, r.status) for r in reqs.itertuples()] == [('/predict', 200), ('/predict', 415), ('/health', 200)]
-    assert reqs.rows.tolist() == [1, 0, 0] and (reqs.latency_ms > 0).all()
+    assert [(r.route, r.status) for r in reqs.itertuples()] == [('/predict', 200), ('/predict', 415)]
+    assert reqs.rows.tolist() == [1, 0] and (reqs.latency_ms > 0).all() and reqs.simulated.tolist() == [0, 0]
+    text = client.get('/metrics').text
+    for line in ('route="/predict",status="401"} 1.0', 'route="/health",status="200"} 1.0', 'route="other",status="404"} 1.0'):
+        assert 'housing_requests_total{' + line in text, line
 
 
 def test_openapi_documents_the_request_schemas(client):
@@ -176,6 +184,11 @@ def test_api_key_and_admin_token_come_from_the_environment(make_client, monkeypa
     assert c.post('/model/reload').status_code == 401
 
 
+def test_admin_routes_are_closed_without_a_token(client):
+    r = client.post('/model/reload')
+    assert r.status_code == 403 and 'HOUSING_ADMIN_TOKEN' in r.json()['detail']
+
+
 def test_reload_needs_the_admin_token_when_one_is_set(make_client, trained_store, loaded_model):
     c = make_client(model=None, model_uri=trained_store['model_uri'], tracking_uri=trained_store['tracking_uri'], admin_token='adm')
     r = c.post('/model/reload')
@@ -190,7 +203,7 @@ def test_reload_needs_the_admin_token_when_one_is_set(make_client, trained_store
 # ------------------------------------------------------------------ reload
 def test_reload_swaps_models_atomically_under_concurrent_requests(make_client, loaded_model):
     "While requests are in flight, the model changes once; every request succeeds, on the old model or the new"
-    c = make_client()
+    c = make_client(admin_token='adm', max_in_flight=1000)  # 250 at once: not a test of shedding
     app, svc = c.app, c.app.state.service
     new = dataclasses.replace(loaded_model, version='99')
     svc.load = lambda: type(svc.model)(new)  # the registry now points at version 99
@@ -201,7 +214,7 @@ def test_reload_swaps_models_atomically_under_concurrent_requests(make_client, l
             async def one(i):
                 return await ac.post('/predict', json=EXAMPLE_ROW)
             during = [asyncio.create_task(one(i)) for i in range(100)]
-            reload = asyncio.create_task(ac.post('/model/reload'))
+            reload = asyncio.create_task(ac.post('/model/reload', headers={'Authorization': 'Bearer adm'}))
             during += [asyncio.create_task(one(i)) for i in range(100)]
             during = await asyncio.gather(*during)
             reload = await reload
@@ -216,8 +229,8 @@ def test_reload_swaps_models_atomically_under_concurrent_requests(make_client, l
 
 
 def test_a_failed_reload_keeps_serving_the_old_model(make_client, loaded_model):
-    c = make_client(model_uri='models:/california-housing@no-such-alias')
-    r = c.post('/model/reload')
+    c = make_client(model_uri='models:/california-housing@no-such-alias', admin_token='adm')
+    r = c.post('/model/reload', headers={'Authorization': 'Bearer adm'})
     assert r.status_code == 503 and f'still serving version {loaded_model.version}' in r.json()['detail']
     assert c.post('/predict', json=EXAMPLE_ROW).status_code == 200
 
@@ -252,8 +265,12 @@ def test_a_failing_log_write_is_a_503_and_a_metric_not_an_acknowledged_predictio
     con.execute('DROP TABLE predictions'); con.commit(); con.close()
     r = client.post('/predict', json=EXAMPLE_ROW)
     assert r.status_code == 503 and 'could not be logged' in r.json()['detail'] and 'Traceback' not in r.text
+    assert r.headers['retry-after'] == '1'
     assert metric(client, 'housing_log_write_failures_total') == 1
-    assert client.get('/ready').status_code == 503
+    t = time.monotonic()  # the writer heals at once: it reconnects and recreates the table
+    while client.get('/ready').status_code != 200 and time.monotonic() - t < 10: time.sleep(0.1)
+    assert client.get('/ready').status_code == 200 and time.monotonic() - t < 5
+    assert client.post('/predict', json=EXAMPLE_ROW).status_code == 200 and client.get('/health').json()['status'] == 'ok'
 
 
 # ------------------------------------------------------------------ micro-batching

@@ -11,10 +11,12 @@ from api_support import Server, get_json, hammer, post_bytes, requests_cycle
 from housing.predlog import read_predictions, read_requests
 from housing.validation import EXAMPLE_ROW
 
+ADMIN = 'test-admin-token'
+
 
 @pytest.fixture(scope='module')
 def server(trained_store, tmp_path_factory):
-    s = Server(trained_store, tmp_path_factory.mktemp('serve')/'log.db')
+    s = Server(trained_store, tmp_path_factory.mktemp('serve')/'log.db', env={'HOUSING_ADMIN_TOKEN': ADMIN})
     try:
         s.wait_ready()
         yield s
@@ -61,7 +63,7 @@ def test_reload_during_load_fails_no_request(server, sample_rows):
         time.sleep(0.3)
         out = []
         for _ in range(3):
-            out.append(hammer(server.port, [[post_bytes(server.port, '/model/reload', b'')]])[0][0])
+            out.append(hammer(server.port, [[post_bytes(server.port, '/model/reload', b'', {'Authorization': f'Bearer {ADMIN}'})]])[0][0])
             time.sleep(0.2)
         results['reload'] = out
     t = threading.Thread(target=reloads); t.start()

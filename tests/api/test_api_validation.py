@@ -106,11 +106,33 @@ def test_chunked_bodies_are_limited_while_reading(client):
     assert r.status_code == 413 and 'HOUSING_MAX_BODY_BYTES' in r.json()['detail']
 
 
-def test_a_body_without_content_type_is_read_as_json(client):
-    "As in FastAPI: no Content-Type at all means JSON (an explicit non-JSON type is a 415, above)"
+def test_a_body_without_content_type_is_refused(client):
+    "Strict: a body must say it is JSON"
     req = client.build_request('POST', '/predict', content=raw(EXAMPLE_ROW))
     assert 'content-type' not in req.headers
-    assert client.send(req).status_code == 200
+    r = client.send(req)
+    assert r.status_code == 415 and 'application/json' in r.json()['detail']
+
+
+@pytest.mark.parametrize('route,body,field,row', [
+    ('/predict', ROW[:-1] + ', "MedInc": 15.0}', 'MedInc', None),
+    ('/predict', ROW[:-1] + ', "Latitude": 37.0, "Latitude": 38.0}', 'Latitude', None),
+    ('/predict/batch', '{"instances": [%s, %s]}' % (ROW, ROW[:-1] + ', "AveRooms": 6.0}'), 'AveRooms', 1),
+    ('/predict/batch', '{"instances": [%s], "instances": [%s]}' % (ROW, ROW), 'instances', None)])
+def test_a_repeated_json_key_is_a_422_naming_it(client, route, body, field, row):
+    r = client.post(route, content=body.encode(), headers={'content-type': 'application/json'})
+    assert r.status_code == 422, r.text
+    (d,) = r.json()['detail']
+    assert (d['field'], d['row'], d['type']) == (field, row, 'duplicate_key') and 'more than once' in d['msg']
+
+
+def test_a_request_id_must_match_in_full(client):
+    r = client.post('/predict', json=EXAMPLE_ROW, headers={'X-Request-ID': 'abc'})
+    assert r.json()['request_id'] == 'abc'
+    r = client.post('/predict', json=EXAMPLE_ROW, headers={'X-Request-ID': 'abc%0A'})
+    assert r.json()['request_id'] != 'abc%0A'
+    from housing.observe import request_id
+    assert request_id(b'abc\n') != 'abc\n' and request_id(b'abc') == 'abc'
 
 
 def test_validation_rules_are_the_data_rules(housing_frame):

@@ -22,11 +22,24 @@ def test_the_schema_is_the_agreed_one(tmp_path):
     con = sqlite3.connect(tmp_path/'log.db')
     cols = lambda t: [(r[1], r[2]) for r in con.execute(f'PRAGMA table_info({t})')]
     assert cols('predictions') == [('id', 'INTEGER'), ('request_id', 'TEXT'), ('ts', 'REAL'), *[(f, 'REAL') for f in FEATURES],
-                                   ('prediction', 'REAL'), ('model_version', 'TEXT'), ('latency_ms', 'REAL'), ('ood', 'INTEGER')]
+                                   ('prediction', 'REAL'), ('model_version', 'TEXT'), ('latency_ms', 'REAL'), ('ood', 'INTEGER'),
+                                   ('simulated', 'INTEGER')]
     assert cols('requests') == [('id', 'INTEGER'), ('request_id', 'TEXT'), ('ts', 'REAL'), ('route', 'TEXT'), ('status', 'INTEGER'),
-                                ('latency_ms', 'REAL'), ('rows', 'INTEGER')]
+                                ('latency_ms', 'REAL'), ('rows', 'INTEGER'), ('simulated', 'INTEGER')]
     assert con.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
-    assert PREDICTION_COLUMNS[0] == 'request_id' and REQUEST_COLUMNS[-1] == 'rows'
+    assert PREDICTION_COLUMNS[0] == 'request_id' and REQUEST_COLUMNS[-1] == 'simulated'
+
+
+def test_a_log_from_before_the_simulated_column_is_migrated(tmp_path):
+    "An existing log gets the column (its rows count as real traffic), and new rows can be marked simulated"
+    con = sqlite3.connect(tmp_path/'log.db')
+    con.execute('CREATE TABLE predictions (id INTEGER PRIMARY KEY, request_id TEXT, ts REAL, '
+                + ', '.join(f'{f} REAL' for f in FEATURES) + ', prediction REAL, model_version TEXT, latency_ms REAL, ood INTEGER)')
+    con.execute('INSERT INTO predictions (request_id, ts, prediction) VALUES (?, ?, ?)', ('old', 1.0, 2.0)); con.commit(); con.close()
+    with PredictionLog(tmp_path/'log.db') as log:
+        log.write([prow(1, simulated=True)])
+    df = read_predictions(tmp_path/'log.db')
+    assert dict(zip(df.request_id, df.simulated)) == {'old': 0, 'r1': 1}
 
 
 def test_many_threads_write_at_once_without_losing_or_locking(tmp_path):
@@ -89,8 +102,56 @@ def test_a_failed_commit_raises_for_its_writers_and_is_counted(tmp_path):
         con = sqlite3.connect(tmp_path/'log.db'); con.execute('DROP TABLE predictions'); con.commit(); con.close()
         with pytest.raises(LogError, match='no such table'): log.write([prow(1)])
         assert (log.failures, log.healthy) == (1, False)
-        log.write_requests([{'route': '/health', 'status': 200}])  # the other table still works, and health comes back
-        assert log.healthy
+        log.write([prow(2)])  # the writer reconnected and recreated the table: health comes back
+        assert log.healthy and log.failures == 1
+
+
+def test_the_writer_heals_by_itself_without_traffic(tmp_path):
+    "A failed commit marks the log unhealthy; the heartbeat makes it healthy again within seconds of the cause going away"
+    with PredictionLog(tmp_path/'log.db') as log:
+        con = sqlite3.connect(tmp_path/'log.db', isolation_level=None)
+        con.execute('BEGIN EXCLUSIVE')  # another process holds the write lock: commits fail after the busy timeout
+        log.busy_timeout_ms = 200
+        log._drop()  # the next commit reconnects with the short timeout
+        with pytest.raises(LogError, match='locked'): log.write([prow(0)])
+        assert not log.healthy
+        con.execute('ROLLBACK'); con.close()
+        t = time.monotonic()
+        while not log.healthy and time.monotonic() - t < 10: time.sleep(0.05)
+        healed = time.monotonic() - t
+        assert log.healthy and healed < 5, healed
+        log.write([prow(1)])
+    print(f'\nhealed {healed:.2f} s after the lock was released')
+    assert read_predictions(tmp_path/'log.db').request_id.tolist() == ['r1']
+
+
+def test_prune_deletes_old_rows_and_retention_runs_in_the_writer(tmp_path):
+    from housing.predlog import prune_log
+    old, now = time.time() - 40 * 86400, time.time()
+    with PredictionLog(tmp_path/'log.db') as log:
+        log.write([prow(0, ts=old), prow(1, ts=now)])
+        log.write_requests([{'route': '/predict', 'status': 200, 'ts': old}])
+    assert prune_log(tmp_path/'log.db', before=now - 30 * 86400) == (1, 1)
+    with PredictionLog(tmp_path/'log.db', retention_days=30) as log:
+        log.write([prow(2, ts=old)])  # written old; the hourly pass right after start deletes it
+        t = time.monotonic()
+        while log.pruned == 0 and time.monotonic() - t < 5: time.sleep(0.05)
+    assert read_predictions(tmp_path/'log.db').request_id.tolist() == ['r1']
+
+
+def test_aggregates_answer_without_loading_rows(tmp_path):
+    from housing.predlog import latency_percentiles, request_counts
+    with PredictionLog(tmp_path/'log.db') as log:
+        log.write_requests([{'route': '/predict', 'status': 200, 'ts': 3600.0 + i, 'latency_ms': float(i + 1)} for i in range(100)]
+                           + [{'route': '/predict/batch', 'status': 200, 'ts': 7300.0, 'latency_ms': 50.0},
+                              {'route': '/predict', 'status': 422, 'ts': 7301.0, 'latency_ms': 0.5},
+                              {'route': '/predict', 'status': 200, 'ts': 3700.0, 'latency_ms': 1e6, 'simulated': True}])
+    lat = latency_percentiles(tmp_path/'log.db', bucket_s=3600)
+    assert lat[['bucket', 'route', 'requests', 'p50_ms', 'p95_ms', 'p99_ms']].values.tolist() == [
+        [3600.0, '/predict', 100, 50.0, 95.0, 99.0], [7200.0, '/predict/batch', 1, 50.0, 50.0, 50.0]]
+    counts = request_counts(tmp_path/'log.db')
+    assert counts.values.tolist() == [['/predict', 200, 100, 0], ['/predict', 422, 1, 0], ['/predict/batch', 200, 1, 0]]
+    assert request_counts(tmp_path/'log.db', simulated=None).requests.sum() == 103
 
 
 def test_close_commits_what_is_queued(tmp_path):
