@@ -94,5 +94,9 @@ sweep: $(STAMP) ## Optuna sweep of one model as nested MLflow runs (MODEL=lightg
 bench-monitor: $(STAMP) ## drift report end to end (papermill): full reference vs 10,000 logged rows
 	$(BIN)/python bench/bench_monitor.py $(if $(wildcard mlflow.db),,--temp-store)
 
+.PHONY: bench-drift
+bench-drift: $(STAMP) ## drift calibration: false alarms per window size, detection per scenario (20 seeds)
+	$(BIN)/python bench/bench_drift.py
+
 clean: ## remove generated artefacts (keeps .venv, data/raw and the MLflow store)
 	rm -rf reports/runs reports/drift reports/index.html reports/leaderboard.html reports/leaderboard.md reports/pipeline_timing.json _docs _proc

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
 from .predlog import totals
-from .monitor import MonitorError, read_log, traffic_summary
+from .drift_report import traffic_summary
+from .samples import MonitorError, read_log
 
 # %% auto #0
-__all__ = ['champion_summary', 'traffic_overview', 'latest_report', 'status_text']
+__all__ = ['champion_summary', 'traffic_overview', 'latest_report', 'status_text', 'drift_lines']
 
 # %% ../nbs/22_status.ipynb #c006
 def champion_summary(tracking_uri: str | None = None, # default from settings
@@ -76,7 +77,7 @@ def _wrap(label: str, text: str, width: int) -> list[str]:
 
 def status_text(width: int = 80, # maximum line length
                 tracking_uri: str | None = None, prediction_log=None, drift_dir=None, now: float | None = None) -> str:
-    "The terminal summary: champion, request counts, error rate, latency percentiles, last drift status"
+    "The terminal summary: champion, request counts, error rate, latency percentiles, last drift status and what to do"
     width = max(int(width), 40)
     now = time.time() if now is None else now
     out = [f"housing status, {_when(now)}", '-' * min(width, 60)]
@@ -99,15 +100,32 @@ def status_text(width: int = 80, # maximum line length
             out += _wrap('Latency', f"last 24 h p50 {d['latency_p50_ms']:.1f} ms, p95 {d['latency_p95_ms']:.1f} ms, "
                                     f"p99 {d['latency_p99_ms']:.1f} ms", width)
         else: out += _wrap('Errors', 'no requests in the last 24 h', width)
-    r = latest_report(drift_dir)
-    if r is None: out += _wrap('Drift', 'no report yet: run `housing monitor`', width)
-    else:
-        out += _wrap('Drift', f"{r['status']} at {_when(r.get('created_at'))} on {r.get('current', {}).get('rows', 0):,} rows", width)
-        by_level = {}
-        for f in r.get('findings', []): by_level.setdefault(f['level'], []).append(f['name'])
-        if by_level: out += _wrap('', '; '.join(f"{lvl} {', '.join(names)}" for lvl, names in sorted(by_level.items())), width)
-        where = r.get('html_path') or r['json_path']
-        try: where = str(Path(where).relative_to(get_settings().root))
-        except ValueError: pass
-        out += _wrap('', where if len(where) <= width - 10 else '...' + where[-(width - 13):], width)
+    out += drift_lines(latest_report(drift_dir), width)
     return '\n'.join(out)
+
+# %% ../nbs/22_status.ipynb #c016
+def _feature_line(f: dict) -> str:
+    k = f.get('decided_by')
+    if f['status'] == 'TOO_FEW' or k not in ('psi', 'wasserstein_norm'): return f"{f['feature']:<11}{f['status']:<8}{f.get('reason', '')}"
+    name, unit = ('PSI', '') if k == 'psi' else ('W', ' sd')
+    return f"{f['feature']:<11}{f['status']:<8}{name} {f[k]:.3f}{unit} (no-drift band {f[k + '_band']:.3f})"
+
+def drift_lines(r: dict | None, # a report's JSON summary (`latest_report`), or None
+                width: int = 80) -> list[str]:
+    "The last drift report: status, each feature's deciding statistic beside its band, features together, what to do"
+    if r is None: return _wrap('Drift', 'no report yet: run `housing monitor`', width)
+    out = _wrap('Drift', f"{r['status']} at {_when(r.get('created_at'))} on {r.get('current', {}).get('rows', 0):,} rows", width)
+    for f in r.get('features', []): out += _wrap('', _feature_line(f), width)
+    m = r.get('multivariate')
+    if m and m.get('auc') is not None:
+        out += _wrap('', f"{'together':<11}{m['status']:<8}AUC {m['auc']:.3f} (no-drift band {m['auc_band']:.3f})"
+                         + (f"; leans on {', '.join(m['leans_on'])}" if m.get('leans_on') else ''), width)
+    by_level = {}
+    for f in r.get('findings', []): by_level.setdefault(f['level'], []).append(f['name'])
+    if by_level: out += _wrap('', '; '.join(f"{lvl} {', '.join(names)}" for lvl, names in sorted(by_level.items())), width)
+    acts = r.get('actions') or []
+    if acts: out += _wrap('To do', acts[0]['action'] + (f' (+{len(acts) - 1} more in the report)' if len(acts) > 1 else ''), width)
+    where = r.get('html_path') or r['json_path']
+    try: where = str(Path(where).relative_to(get_settings().root))
+    except ValueError: pass
+    return out + _wrap('', where if len(where) <= width - 10 else '...' + where[-(width - 13):], width)

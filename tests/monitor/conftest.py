@@ -72,3 +72,7 @@ def api_server(trained_store, tmp_path_factory):
         yield url, log
     finally:
         stop(proc); errors.close()
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: the full calibration grid (minutes); CI runs it, `-m "not slow"` skips it')

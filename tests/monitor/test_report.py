@@ -41,10 +41,13 @@ def test_html_is_self_contained_and_shows_every_section(rendered):
     text = re.sub(r'''data:[^"')\s]+''', '', html).lower()  # without the embedded images
     assert 'cdnjs' not in text and 'require.js' not in text and not re.search(r'<script[^>]+src=', text)
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 4  # distributions, PSI, map, predictions
-    for heading in ('Findings', 'Summary table', 'Distributions', 'PSI per feature', 'Request locations', 'Prediction drift',
-                    'Data quality and traffic', 'Thresholds'):
+    for heading in ('Findings', 'Summary table', 'Distributions', 'Drift statistics against their bands', 'Features together',
+                    'Request locations', 'Prediction drift', 'Data quality and traffic', 'Thresholds'):
         assert f'>{heading}<' in html, heading
     assert 'Overall status: ALERT' in html
+    assert 'What to do:' in html and 'Check the upstream data for MedInc' in html and 'wait for labels' in html
+    assert 'no-drift band' in html and 'Features together: ' in html
+    assert '30.0000' not in html and '3000.0000' not in html and re.search(r'<td>3,000</td>', html)  # counts print as integers
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html, 'warnings or errors leaked into the report'
 
 
@@ -53,7 +56,7 @@ def test_each_finding_is_one_line_of_the_monitor_log(rendered):
     summary = json.loads(next(out.glob('*.json')).read_text())
     lines = (out/'model_monitor.log').read_text().splitlines()
     assert len(lines) == len(summary['findings']) >= 1
-    assert any(re.search(r' ALERT feature=MedInc psi \d\.\d+ >= 0\.25; wasserstein_norm \d\.\d+ >= 0\.2 report=', l) for l in lines), lines
+    assert any(re.search(r' ALERT feature=MedInc psi \d\.\d+ >= 0\.25 \(no-drift band 0\.\d+\); wasserstein_norm \d\.\d+ >= 0\.2 \(no-drift band 0\.\d+\) report=', l) for l in lines), lines
 
 
 def test_csv_source_is_predicted_by_the_champion(tmp_path, reference):

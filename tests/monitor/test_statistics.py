@@ -1,11 +1,13 @@
-"""Code tests of the drift statistics: they agree with scipy and with hand computations, and large samples do not drift."""
+"""Code tests of the drift statistics: they agree with scipy and with hand computations, large samples do not drift on
+negligible shifts, small samples do not alert on noise, and the no-drift band holds what chance produces."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import ks_2samp, wasserstein_distance
 
 from housing.data import FEATURES
-from housing.monitor import Thresholds, compare, data_quality, distribution_drift, psi, psi_edges, thresholds_table, wasserstein_norm
+from housing.drift import Thresholds, distribution_drift, noise_band, psi, psi_edges, size_bucket, thresholds_table, wasserstein_norm
+from housing.drift_report import compare, data_quality
 
 
 def test_psi_matches_a_hand_computation_on_fixed_bins():
@@ -27,7 +29,7 @@ def test_statistics_are_scipys():
     a, b = rng.normal(size=3000), rng.normal(0.3, 1.2, size=800)
     d = distribution_drift(a, b)
     assert d['ks_statistic'] == pytest.approx(ks_2samp(a, b).statistic)
-    assert d['ks_pvalue'] == pytest.approx(ks_2samp(a, b).pvalue)
+    assert d['ks_pvalue'] == pytest.approx(ks_2samp(a, b, method='asymp').pvalue)
     assert wasserstein_norm(a, b) == pytest.approx(wasserstein_distance(a, b) / np.std(a))
 
 
@@ -40,11 +42,36 @@ def test_large_samples_do_not_make_a_negligible_shift_drift():
     assert d['status'] == 'OK', d
 
 
-def test_small_samples_need_significance_before_they_alert():
+def test_small_samples_do_not_alert_on_noise():
+    "15 rows: an effect size above the ALERT line is ordinary chance there, so it stays OK (below min_rows: TOO_FEW)"
     rng = np.random.default_rng(3)
     ref = rng.normal(size=20_000)
-    statuses = [distribution_drift(ref, rng.normal(size=15))['status'] for _ in range(50)]
+    statuses = [distribution_drift(ref, rng.normal(size=15), Thresholds(min_rows=10))['status'] for _ in range(50)]
     assert statuses.count('ALERT') == 0, statuses
+    d = distribution_drift(ref, rng.normal(size=15))
+    assert d['status'] == 'TOO_FEW' and d['reason'] == 'too few rows to judge (n = 15 < 50)'
+
+
+def test_no_drift_band_holds_what_chance_produces_at_each_window_size():
+    "The band is the 99.9 % quantile of the statistic between two samples of one population: real draws stay inside"
+    rng = np.random.default_rng(7)
+    pool = rng.lognormal(size=400_000)
+    ref = pool[:16_512]
+    for n in (64, 512, 4096):
+        band = noise_band(ref, n)
+        assert band['rows'] == size_bucket(n) == n
+        outside = sum(psi(ref, rng.choice(pool, n)) > band['psi'] or wasserstein_norm(ref, rng.choice(pool, n)) > band['wasserstein_norm']
+                      for _ in range(200))
+        assert outside <= 3, (n, outside)
+        assert noise_band(ref, n) == band  # deterministic
+
+
+def test_status_names_the_statistic_that_set_it():
+    rng = np.random.default_rng(8)
+    ref = rng.normal(size=20_000)
+    d = distribution_drift(ref, rng.normal(0.15, 1, size=5_000))
+    assert (d['status'], d['decided_by'], d['psi_status'], d['wasserstein_norm_status']) == ('WARN', 'wasserstein_norm', 'OK', 'WARN')
+    assert d['psi'] < Thresholds().psi[0] and d['wasserstein_norm'] >= Thresholds().wasserstein_norm[0]
 
 
 def test_a_real_shift_alerts_whatever_the_sample_size():
@@ -70,13 +97,13 @@ def test_data_quality_counts_each_kind_of_bad_row():
 
 def test_thresholds_live_in_one_documented_table_and_can_be_overridden():
     table = thresholds_table()
-    assert {'psi', 'wasserstein_norm', 'significance', 'out_of_range_share', 'error_rate', 'latency_p99_ms'} <= set(table.index)
+    assert {'psi', 'wasserstein_norm', 'noise_quantile', 'min_rows', 'domain_auc', 'out_of_range_share', 'error_rate', 'latency_p99_ms'} <= set(table.index)
     assert table['meaning'].str.len().min() > 5
     rng = np.random.default_rng(5)
     ref = pd.DataFrame({f: rng.normal(size=5000) for f in FEATURES})
     cur = pd.DataFrame({f: rng.normal(size=5000) for f in FEATURES}).assign(MedInc=lambda d: d.MedInc + 0.15)
-    assert compare(ref, cur).features.loc['MedInc', 'status'] == 'WARN'
-    strict = compare(ref, cur, thresholds={'wasserstein_norm': [0.05, 0.1], 'psi': [0.01, 0.02]})
+    assert compare(ref, cur, multivariate=False).features.loc['MedInc', 'status'] == 'WARN'
+    strict = compare(ref, cur, thresholds={'wasserstein_norm': [0.05, 0.1], 'psi': [0.01, 0.02]}, multivariate=False)
     assert strict.features.loc['MedInc', 'status'] == 'ALERT'
     with pytest.raises(ValueError, match='valid names'): Thresholds.from_dict({'pis': [1, 2]})
 
