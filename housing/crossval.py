@@ -13,7 +13,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from fastcore.basics import patch
 
 from .config import get_settings
 from .errors import ConflictError
@@ -58,39 +57,38 @@ class FeatureCache:
         for a in (X_fit, y_fit, X_apply): h.update(np.ascontiguousarray(np.asarray(a, np.float64)).tobytes())
         return h.hexdigest()
 
-# %% ../nbs/08_crossval.ipynb #c010
-@patch
-def transform(self: FeatureCache, steps, X_fit, y_fit, X_apply):
-    "Fitted `steps` with their outputs on the fitting and the applied rows, from disk when seen before"
-    import skops.io as sio
-    from sklearn.base import clone
-    d = self.directory/self.key(steps, X_fit, y_fit, X_apply)
-    if (d/'steps.skops').exists():
-        self.hits += 1
-        fitted = sio.loads((d/'steps.skops').read_bytes(), trusted=json.loads((d/'trusted.json').read_text()))
-        return fitted, np.load(d/'fit.npy'), np.load(d/'apply.npy')
-    self.misses += 1
-    fitted = clone(steps)
-    F_fit = fitted.fit_transform(X_fit, y_fit)
-    F_apply = fitted.transform(X_apply)
-    _store(d, fitted, F_fit, F_apply)
-    return fitted, F_fit, F_apply
+    def transform(self, steps, X_fit, y_fit, X_apply):
+        "Fitted `steps` with their outputs on the fitting and the applied rows, from disk when seen before"
+        import skops.io as sio
+        from sklearn.base import clone
+        d = self.directory/self.key(steps, X_fit, y_fit, X_apply)
+        if (d/'steps.skops').exists():
+            self.hits += 1
+            from housing.models import check_trusted
+            blob = (d/'steps.skops').read_bytes()  # types re-checked on every read: the directory is not trusted
+            fitted = sio.loads(blob, trusted=check_trusted(sio.get_untrusted_types(data=blob)))
+            return fitted, np.load(d/'fit.npy'), np.load(d/'apply.npy')
+        self.misses += 1
+        fitted = clone(steps)
+        F_fit = fitted.fit_transform(X_fit, y_fit)
+        F_apply = fitted.transform(X_apply)
+        _store(d, fitted, F_fit, F_apply)
+        return fitted, F_fit, F_apply
 
+# %% ../nbs/08_crossval.ipynb #c009
 def _store(d: Path, fitted, F_fit, F_apply):
     "Write one cache entry atomically (a half-written entry is never read)"
     import os
     import shutil
     import skops.io as sio
-    from housing.models import trusted_types
     tmp = d.with_name(d.name + f'.tmp{os.getpid()}')
     tmp.mkdir(parents=True, exist_ok=True)
     np.save(tmp/'fit.npy', F_fit); np.save(tmp/'apply.npy', F_apply)
-    (tmp/'trusted.json').write_text(json.dumps(trusted_types(fitted)))
     (tmp/'steps.skops').write_bytes(sio.dumps(fitted))
     try: tmp.rename(d)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process stored it first
 
-# %% ../nbs/08_crossval.ipynb #c014
+# %% ../nbs/08_crossval.ipynb #c013
 def _cacheable(pipe) -> bool:
     return 'neighbours' in dict(pipe.steps)
 
@@ -109,7 +107,7 @@ def fit_pipeline(pipe, # a fresh catalogue pipeline
     fitted = Pipeline(steps.steps + [pipe.steps[-1]])
     return fitted, np.asarray(final.predict(F_apply))
 
-# %% ../nbs/08_crossval.ipynb #c017
+# %% ../nbs/08_crossval.ipynb #c016
 @dataclass
 class OutOfFold:
     "A model's cross-validated predictions on the training part"
@@ -128,7 +126,7 @@ def fold_scores(y, prediction, fold) -> list[float]:
     y, p = np.asarray(y, np.float64), np.asarray(prediction, np.float64)
     return [float(np.sqrt(np.mean((p[fold == k] - y[fold == k]) ** 2))) for k in range(int(fold.max()) + 1)]
 
-# %% ../nbs/08_crossval.ipynb #c019
+# %% ../nbs/08_crossval.ipynb #c018
 def out_of_fold(name: str, # catalogue name
                 params: dict | None, # estimator parameter overrides
                 X: pd.DataFrame, y: pd.Series, # the training part
@@ -146,7 +144,7 @@ def out_of_fold(name: str, # catalogue name
         if progress: progress(k + 1, folds)
     return OutOfFold(pred, ids, fold_hash(X.index, ids), fold_scores(y, pred, ids))
 
-# %% ../nbs/08_crossval.ipynb #c023
+# %% ../nbs/08_crossval.ipynb #c022
 def check_same_folds(expected: str, # `fold_hash` of this run's folds
                      found: dict, # name -> the fold hash its stored predictions were made on
                     ):
