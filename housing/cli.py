@@ -32,8 +32,12 @@ def _cmd_data(ns):
 
 def _cmd_train(ns):
     from housing.runner import run_training, split_params
-    r = run_training(ns.model, split_params(ns.model, _params(ns)), progress=True)
+    r = run_training(ns.model, split_params(ns.model, _params(ns)), progress=True, force=ns.force)
     m = r.metrics
+    if r.cached:
+        print(f"cached: run {r.run_id} (same notebook, code, parameters, data, seed and environment; --force retrains): "
+              f"test RMSE {m.get('test_rmse', float('nan')):.4f}, CV RMSE {m.get('cv_rmse_mean', float('nan')):.4f}")
+        return 0
     if r.ok:
         print(f"{ns.model}: test RMSE {m.get('test_rmse', float('nan')):.4f}, CV RMSE {m.get('cv_rmse_mean', float('nan')):.4f} "
               f"± {m.get('cv_rmse_std', float('nan')):.4f}; run {r.run_id}; {r.wall_s:.1f} s (papermill overhead {r.overhead_s:.1f} s)\n"
@@ -68,7 +72,7 @@ def _cmd_leaderboard(ns):
 
 def _cmd_pipeline(ns):
     from housing.reports import pipeline
-    return pipeline(ns.models or None)
+    return pipeline(ns.models or None, force=ns.force)
 
 # %% ../nbs/90_cli.ipynb #c007
 def _cmd_serve(ns):
@@ -110,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--path', help='raw StatLib file (default: $HOUSING_RAW_DATA, data/raw/, then download)')
     sp = add('train', _cmd_train, 'train one model through nbs/pipelines/train.ipynb into reports/runs/')
     sp.add_argument('model', help='catalogue name (see `housing models`)'); sp.add_argument('-p', '--param', **param)
+    sp.add_argument('--force', action='store_true', help='train even if a finished run with the same key exists')
     sp = add('train-all', _cmd_train_all, 'train every catalogue model, continuing past failures')
     sp.add_argument('models', nargs='*', help='subset of the catalogue (default: all)'); sp.add_argument('-p', '--param', **param)
     sp = add('promote', _cmd_promote, "point alias 'champion' at the version with the best CV RMSE")
@@ -119,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('dest', help='directory to create'); sp.add_argument('--model-uri', default=None)
     sp = add('pipeline', _cmd_pipeline, 'data check -> train-all -> promote -> leaderboard')
     sp.add_argument('models', nargs='*', help='subset of the catalogue (default: all)')
+    sp.add_argument('--force', action='store_true', help='retrain every model even if a finished run with the same key exists')
     sp = add('sweep', _cmd_sweep, 'parameter sweep for one model as nested MLflow runs, chosen by CV RMSE')
     sp.add_argument('model'); sp.add_argument('--trials', type=int, default=12); sp.add_argument('-p', '--param', **param)
     sp = add('serve', _cmd_serve, 'serve the champion with the FastAPI app on uvicorn')

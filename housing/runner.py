@@ -223,6 +223,7 @@ def train_all(models=None, # catalogue names; default the whole catalogue
               echo=print, # where the lines go
               force: bool = False, # retrain even when an identical finished run exists
               progress: bool = True, # live progress line per model
+              output_dir: Path | None = None, # where executed notebooks go; default reports/runs
              ) -> list[NotebookRun]:
     "Train each model in turn (reusing identical finished runs), continuing past failures, with progress and a summary"
     from housing.data import content_hash, load_housing
@@ -233,7 +234,7 @@ def train_all(models=None, # catalogue names; default the whole catalogue
     results = []
     for i, m in enumerate(models, 1):
         echo(f'[{i}/{len(models)}] {m}'); sys.stdout.flush()
-        r = run_training(m, params, progress=progress, force=force, data_sha256=sha)
+        r = run_training(m, params, output_dir, progress=progress, force=force, data_sha256=sha)
         results.append(r)
         echo(f'  {_result_line(r)}')
     echo(summary_table(results))
