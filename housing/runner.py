@@ -119,15 +119,18 @@ def watch_progress(path: Path, # JSON file holding {done, total}
     "Draw a live progress line from `path` in a background thread; returns the function that stops it"
     from tqdm import tqdm
     path = Path(path); path.unlink(missing_ok=True)
-    bar = tqdm(total=None, desc=f'  {name}', unit='step', file=file or sys.stderr, leave=True, dynamic_ncols=True,
+    out = file or sys.stderr
+    bar = tqdm(total=None, desc=f'  {name}', unit='step', file=out, leave=True, dynamic_ncols=True,
                bar_format='{desc}: {n_fmt}/{total_fmt} steps (CV folds + final fit) [{elapsed}]')
-    done = threading.Event()
+    done, tty = threading.Event(), getattr(out, 'isatty', lambda: False)()
     def poll():
+        last = None
         while True:
             try: state = json.loads(path.read_text())
             except (OSError, ValueError): state = None
             if state: bar.total, bar.n = state['total'], state['done']
-            bar.refresh()
+            if tty or state != last: bar.refresh()  # a log file gets a line per step, a terminal a ticking clock
+            last = state
             if done.wait(interval): break
     thread = threading.Thread(target=poll, daemon=True); thread.start()
     def stop():
