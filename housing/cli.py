@@ -114,11 +114,16 @@ def data(*, path: str = None): # raw StatLib file (default: $HOUSING_RAW_DATA, d
 # %% ../nbs/90_cli.ipynb #c018
 @verb('train')
 def train(model: str, # catalogue name (see `housing models`)
-          *, param: list = None): # NAME VALUE: a notebook parameter (seed, cv_folds, ...) or an estimator parameter; repeatable
+          *, param: list = None, # NAME VALUE: a notebook parameter (seed, cv_folds, ...) or an estimator parameter; repeatable
+          force: bool = False): # train even if a finished run with the same key (notebook, code, parameters, data, seed, environment) exists
     "train one model through nbs/pipelines/train.ipynb into MLflow and reports/runs/"
     from housing.runner import run_training, split_params
-    r = run_training(model, split_params(model, param or []), progress=True)
+    r = run_training(model, split_params(model, param or []), progress=True, force=force)
     m, nan = r.metrics, float('nan')
+    if r.cached:
+        print(f"cached: run {r.run_id} (same notebook, code, parameters, data, seed and environment; --force retrains): "
+              f"test RMSE {m.get('test_rmse', nan):.4f}, CV RMSE {m.get('cv_rmse_mean', nan):.4f}")
+        return 0
     if not r.ok:
         print(f'{model}: FAILED: {r.error}\nnotebook: {r.output}', file=sys.stderr); return 1
     print(f"{model}: test RMSE {m.get('test_rmse', nan):.4f}, CV RMSE {m.get('cv_rmse_mean', nan):.4f} "
@@ -137,10 +142,11 @@ def train_all(models: list[str] = None, # catalogue names (default: all)
 
 # %% ../nbs/90_cli.ipynb #c019
 @verb('train')
-def pipeline(models: list[str] = None): # catalogue names (default: all)
-    "data check -> train every model -> promote the champion -> leaderboard"
+def pipeline(models: list[str] = None, # catalogue names (default: all)
+             *, force: bool = False): # retrain every model even if a finished run with the same key exists
+    "data check -> train every model (reusing cached runs) -> promote the champion -> leaderboard"
     from housing.reports import pipeline as _pipeline
-    code = _pipeline(models or None)
+    code = _pipeline(models or None, force=force)
     _refresh_index(); return code
 
 @verb('train')

@@ -14,7 +14,7 @@ from .errors import InputError
 # %% auto #0
 __all__ = ['FEATURE_STEPS', 'GEO_STEPS', 'SEED', 'CATALOGUE', 'TRUSTED_STEP_TYPES', 'TRUSTED_ESTIMATOR_TYPES', 'ModelSpec',
            'ModelConfigError', 'check_model_name', 'make_model', 'final_estimator', 'model_params',
-           'estimator_libraries', 'trusted_types', 'catalogue_trusted_types']
+           'estimator_libraries', 'check_trusted', 'trusted_types', 'catalogue_trusted_types']
 
 # %% ../nbs/03_models.ipynb #c005
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class ModelSpec:
     steps: tuple = ('ratios',)  # feature steps in front of the estimator (see `FEATURE_STEPS`)
     description: str = ''
     clip: bool = False  # wrap the estimator in `ClippedRegressor` (clip to the training target range, fast one-row predict)
-    members: tuple = ()  # catalogue names whose estimators `estimator` averages (a blend); their steps must match
+    members: tuple = ()  # catalogue names `estimator` combines (an ensemble); their steps must match `steps`
+    stack: bool = False  # learn non-negative member weights out of fold (`StackingRegressor`), else an equal-weight mean
 
     def estimator_class(self):
         mod, cls = self.estimator.split(':')
@@ -58,17 +59,17 @@ CATALOGUE: dict[str, ModelSpec] = {
     'linear': ModelSpec('sklearn.linear_model:Ridge', dict(alpha=1e-3), ('ratios', 'scale'),
                         'ordinary least squares (tiny ridge) on scaled features: the baseline'),
     'random_forest': ModelSpec('sklearn.ensemble:RandomForestRegressor',
-                               dict(n_estimators=150, max_features=0.5, min_samples_leaf=1, n_jobs=-1, random_state=SEED),
+                               dict(n_estimators=100, max_features=0.5, max_samples=0.6, min_samples_leaf=1, n_jobs=-1, random_state=SEED),
                                description='bagged deep trees'),
     'gradient_boosting': ModelSpec('sklearn.ensemble:GradientBoostingRegressor',
-                                   dict(n_estimators=400, max_depth=5, learning_rate=0.08, subsample=0.8, random_state=SEED),
+                                   dict(n_estimators=200, max_depth=5, learning_rate=0.15, subsample=0.8, random_state=SEED),
                                    description="scikit-learn's classic gradient boosting"),
     'hist_gradient_boosting': ModelSpec('sklearn.ensemble:HistGradientBoostingRegressor',
                                         dict(max_iter=600, learning_rate=0.08, max_leaf_nodes=63, min_samples_leaf=20,
                                              l2_regularization=1.0, early_stopping=False, random_state=SEED),
                                         description='histogram gradient boosting (LightGBM-style, in scikit-learn)'),
     'lightgbm': ModelSpec('lightgbm:LGBMRegressor',
-                          dict(n_estimators=1200, learning_rate=0.04, num_leaves=63, min_child_samples=20,
+                          dict(n_estimators=600, learning_rate=0.08, num_leaves=63, min_child_samples=20,
                                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0,
                                random_state=SEED, n_jobs=2, deterministic=True, force_row_wise=True, verbose=-1),
                           description='LightGBM gradient boosting'),
@@ -86,8 +87,10 @@ CATALOGUE: dict[str, ModelSpec] = {
                                    thread_count=2, verbose=0, allow_writing_files=False),
                               GEO_STEPS, 'CatBoost on ratio, geographic and neighbour-price features', clip=True),
     'blend': ModelSpec('sklearn.ensemble:VotingRegressor', {}, GEO_STEPS,
-                       'mean of lightgbm_geo and catboost_geo on shared features', clip=True,
-                       members=('lightgbm_geo', 'catboost_geo')),
+                       'mean of lightgbm_geo and catboost_geo on shared features', members=('lightgbm_geo', 'catboost_geo')),
+    'stacked': ModelSpec('sklearn.ensemble:StackingRegressor', {}, GEO_STEPS,
+                         'lightgbm_geo, xgboost_geo and catboost_geo weighted by non-negative least squares, learned out of fold',
+                         members=('lightgbm_geo', 'xgboost_geo', 'catboost_geo'), stack=True),
 }
 
 # %% ../nbs/03_models.ipynb #c008
@@ -101,11 +104,27 @@ def check_model_name(name: str) -> ModelSpec:
     return CATALOGUE[name]
 
 # %% ../nbs/03_models.ipynb #c009
+def _member(name: str):
+    "A member's final step inside an ensemble: its estimator, wrapped in `ClippedRegressor` if its spec clips"
+    spec = CATALOGUE[name]
+    if not spec.clip: return _estimator(spec)
+    from housing.estimators import ClippedRegressor
+    return ClippedRegressor(_estimator(spec))
+
 def _estimator(spec: ModelSpec):
-    "The final estimator of `spec` with its defaults (a blend: its members' estimators, named by catalogue name)"
-    if spec.members:
-        return spec.estimator_class()([(m, _estimator(CATALOGUE[m])) for m in spec.members], **spec.defaults)
-    return spec.estimator_class()(**spec.defaults)
+    "The final estimator of `spec` with its defaults (an ensemble: its members' final steps, named by catalogue name)"
+    if not spec.members: return spec.estimator_class()(**spec.defaults)
+    named = [(m, _member(m)) for m in spec.members]
+    if not spec.stack: return spec.estimator_class()(named, **spec.defaults)
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+    return spec.estimator_class()(named, final_estimator=LinearRegression(positive=True),
+                                  cv=KFold(5, shuffle=True, random_state=SEED), **spec.defaults)
+
+def _alias(k: str, own: set) -> str | None:
+    "`member__param` for `member__regressor__param` (a clipped member), else None"
+    m, _, rest = k.partition('__')
+    return f'{m}__regressor__{rest}' if rest and f'{m}__regressor__{rest}' in own else None
 
 def make_model(name: str, params: dict | None = None):
     "A fresh Pipeline for catalogue model `name`, its defaults overridden by `params`"
@@ -123,6 +142,7 @@ def make_model(name: str, params: dict | None = None):
     qualified = {}
     for k, v in params.items():
         if k in own: qualified[f'{prefix}{k}'] = v
+        elif _alias(k, own): qualified[f'{prefix}{_alias(k, own)}'] = v
         elif k in valid and '__' in k: qualified[k] = v
         else:
             raise ModelConfigError(f"unknown parameter {k!r} for model {name!r}; valid parameters: {', '.join(sorted(own))} "
@@ -157,14 +177,17 @@ def estimator_libraries(model) -> list[str]:
     return sorted(out)
 
 # %% ../nbs/03_models.ipynb #c015
-def trusted_types(model) -> list[str]:
-    "Types in `model` that skops does not trust by default, checked to come from libraries we use"
-    import skops.io as sio
-    untrusted = sio.get_untrusted_types(data=sio.dumps(model))
+def check_trusted(untrusted: list[str]) -> list[str]:
+    "`untrusted` (types skops does not trust by default) if all come from libraries we use, else `ModelConfigError`"
     ok_prefixes = ('sklearn.', 'numpy.', 'scipy.', 'lightgbm.', 'xgboost.', 'catboost.', 'housing.', 'collections.', 'builtins.')
     bad = [t for t in untrusted if not t.startswith(ok_prefixes)]
     if bad: raise ModelConfigError(f'model contains types from unexpected modules: {bad}')
-    return untrusted
+    return list(untrusted)
+
+def trusted_types(model) -> list[str]:
+    "Types in `model` that skops does not trust by default, checked to come from libraries we use"
+    import skops.io as sio
+    return check_trusted(sio.get_untrusted_types(data=sio.dumps(model)))
 
 # %% ../nbs/03_models.ipynb #c020
 TRUSTED_STEP_TYPES = {'ratios': ('housing.features.RatioFeatures',), 'scale': (), 'geo': ('housing.geo.GeoFeatures',),
@@ -178,6 +201,7 @@ TRUSTED_ESTIMATOR_TYPES = {  # estimator ('module:Class') -> types its fitted st
     'xgboost:XGBRegressor': ('xgboost.core.Booster', 'xgboost.sklearn.XGBRegressor'),
     'catboost:CatBoostRegressor': ('catboost.core.CatBoostRegressor',),
     'sklearn.ensemble:VotingRegressor': ('sklearn.utils._bunch.Bunch',),
+    'sklearn.ensemble:StackingRegressor': ('sklearn.utils._bunch.Bunch', 'sklearn.model_selection._split.KFold'),
 }
 
 def catalogue_trusted_types(name: str) -> list[str]: # catalogue model name

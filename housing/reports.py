@@ -16,7 +16,8 @@ import pandas as pd
 from .config import get_settings
 
 # %% auto #0
-__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'leaderboard', 'write_leaderboard', 'write_index', 'pipeline']
+__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'TIMING_COLUMNS', 'leaderboard', 'timing_rows', 'write_leaderboard',
+           'write_index', 'pipeline']
 
 # %% ../nbs/42_reports.ipynb #c005
 SEED_CLAIMS = {'linear': 0.743, 'random_forest': 0.526, 'gradient_boosting': 0.498}  # the seed's claimed test RMSE
@@ -28,10 +29,12 @@ LEADERBOARD_COLUMNS = {  # run field -> column title
     'metrics.notebook_wall_s': 'notebook s', 'metrics.papermill_overhead_s': 'papermill s', 'run_id': 'run',
 }
 
-def leaderboard(tracking_uri: str | None = None, experiment: str | None = None) -> pd.DataFrame:
-    "The newest finished run of each model, best CV RMSE first, with the seed's claims beside"
+def leaderboard(tracking_uri: str | None = None, experiment: str | None = None,
+                runs: dict | None = None, # model -> run id to show (the runs a pipeline used, cached or not); others: newest
+               ) -> pd.DataFrame:
+    "The newest finished run of each model (or the given one), best CV RMSE first, with the seed's claims beside"
     from housing.tracking import latest_runs
-    runs = latest_runs(tracking_uri, experiment)
+    runs = _pin(latest_runs(tracking_uri, experiment), runs, tracking_uri, experiment)
     if runs.empty: return pd.DataFrame(columns=['model', 'champion'] + list(LEADERBOARD_COLUMNS.values())[1:] + ['seed claim'])
     for c in LEADERBOARD_COLUMNS:
         if c not in runs: runs[c] = float('nan')
@@ -42,7 +45,20 @@ def leaderboard(tracking_uri: str | None = None, experiment: str | None = None) 
     board.insert(1, 'champion', ['yes' if r == champ else '' for r in board['run']])
     return board.sort_values('CV RMSE').reset_index(drop=True)
 
-# %% ../nbs/42_reports.ipynb #c006
+# %% ../nbs/42_reports.ipynb #c007
+def _pin(latest: pd.DataFrame, runs: dict | None, tracking_uri: str | None, experiment: str | None) -> pd.DataFrame:
+    "`latest` with each model's row replaced by the run `runs[model]` when it is another run"
+    wanted = {r for m, r in (runs or {}).items() if r} - set(latest.get('run_id', []))
+    if not wanted: return latest
+    import mlflow
+    s = get_settings()
+    mlflow.set_tracking_uri(tracking_uri or s.tracking_uri)
+    exp = mlflow.get_experiment_by_name(experiment or s.experiment)
+    quoted = ', '.join(f"'{r}'" for r in sorted(wanted))
+    pinned = mlflow.search_runs([exp.experiment_id], filter_string=f'attributes.run_id IN ({quoted})')
+    return pd.concat([pinned, latest], ignore_index=True).drop_duplicates('tags.model', keep='first').reset_index(drop=True)
+
+# %% ../nbs/42_reports.ipynb #c010
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:14px}th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
 th{background:#f3f3f3}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}.best{background:#e8f5e9;font-weight:600}
@@ -58,7 +74,18 @@ def _fmt(v, column=''):
     if isinstance(v, float): return '' if pd.isna(v) else f'{v:.{_DECIMALS.get(column, 4)}f}'
     return html.escape(str(v))
 
-# %% ../nbs/42_reports.ipynb #c007
+# %% ../nbs/42_reports.ipynb #c012
+TIMING_COLUMNS = ('notebook', 'wall s', 'CPU s', 'cells s', 'papermill overhead s', 'run')
+
+def timing_rows(timing: dict) -> list[tuple[str, ...]]:
+    "The rows of the per-notebook timing table, as text"
+    def row(n, t):
+        how = f"cached: {t.get('run') or ''}"[:20] if t.get('cached') else f"trained: {t.get('run') or ''}"[:21]
+        return (n, f"{t['wall_s']:.1f}", '' if t.get('cached') else f"{t.get('cpu_s', float('nan')):.1f}",
+                f"{t['cells_s']:.1f}", f"{t['overhead_s']:.1f}", how)
+    return [row(n, t) for n, t in timing['notebooks'].items()]
+
+# %% ../nbs/42_reports.ipynb #c014
 def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = None, out_dir: Path | None = None) -> Path:
     "Write `reports/leaderboard.html` and `.md` (with pipeline timing when given or recorded)"
     s = get_settings()
@@ -75,8 +102,8 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
           '| ' + ' | '.join(shown.columns) + ' |', '|' + '---|' * len(shown.columns)]
     md += ['| ' + ' | '.join(_fmt(v, c) for v, c in zip(row, shown.columns)) + ' |' for row in shown.itertuples(index=False)]
     if timing:
-        md += ['', f"Pipeline wall time: {timing['total_s']:.1f} s.", '', '| notebook | wall s | cells s | papermill overhead s |', '|---|---|---|---|']
-        md += [f"| {n} | {t['wall_s']:.1f} | {t['cells_s']:.1f} | {t['overhead_s']:.1f} |" for n, t in timing['notebooks'].items()]
+        md += ['', f"Pipeline wall time: {timing['total_s']:.1f} s.", '', '| ' + ' | '.join(TIMING_COLUMNS) + ' |', '|---' * len(TIMING_COLUMNS) + '|']
+        md += ['| ' + ' | '.join(row) + ' |' for row in timing_rows(timing)]
     (out_dir/'leaderboard.md').write_text('\n'.join(md) + '\n')
     # html
     rows = []
@@ -91,15 +118,15 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
             '<p><small>"seed claim": test RMSE claimed by the seed project (LR 0.743, RF 0.526, GB 0.498), not reproduced here. '
             '"RMSE capped": rows whose price sits at the $500,001 census cap.</small></p>')
     if timing:
-        body += (f"<h2>Pipeline timing</h2><p>Whole pipeline: <b>{timing['total_s']:.1f} s</b>.</p><table><tr><th>notebook</th>"
-                 "<th>wall s</th><th>cells s</th><th>papermill overhead s</th></tr>"
-                 + ''.join(f"<tr><td>{html.escape(n)}</td><td>{t['wall_s']:.1f}</td><td>{t['cells_s']:.1f}</td><td>{t['overhead_s']:.1f}</td></tr>"
-                           for n, t in timing['notebooks'].items()) + '</table>')
+        body += (f"<h2>Pipeline timing</h2><p>Whole pipeline: <b>{timing['total_s']:.1f} s</b>. A cached notebook reused a finished run "
+                 "with the same key (notebook, code, parameters, data, seed, environment): its row shows the lookup, not a training.</p>"
+                 '<table><tr>' + ''.join(f'<th>{c}</th>' for c in TIMING_COLUMNS) + '</tr>'
+                 + ''.join('<tr>' + ''.join(f'<td>{html.escape(v)}</td>' for v in row) + '</tr>' for row in timing_rows(timing)) + '</table>')
     (out_dir/'leaderboard.html').write_text(_page('California Housing leaderboard', body))
     write_index(out_dir)
     return out_dir/'leaderboard.html'
 
-# %% ../nbs/42_reports.ipynb #c009
+# %% ../nbs/42_reports.ipynb #c016
 def write_index(out_dir: Path | None = None) -> Path:
     "Write `reports/index.html` linking every HTML report under `reports/`"
     out_dir = Path(out_dir or get_settings().reports_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,30 +143,39 @@ def write_index(out_dir: Path | None = None) -> Path:
     (out_dir/'index.html').write_text(_page('housing reports', body or '<p>Nothing rendered yet: run <code>make pipeline</code>.</p>'))
     return out_dir/'index.html'
 
-# %% ../nbs/42_reports.ipynb #c012
-def pipeline(models=None, params: dict | None = None, echo=print) -> int:
-    "Data check -> train-all -> promote -> leaderboard; returns a process exit code"
+# %% ../nbs/42_reports.ipynb #c021
+def _timing(results, t0: float) -> dict:
+    "The pipeline's timing record: total and per notebook"
+    return {'total_s': time.perf_counter() - t0,
+            'notebooks': {r.name: {'wall_s': r.wall_s, 'cells_s': r.cells_s, 'overhead_s': r.overhead_s, 'cpu_s': r.metrics.get('cpu_s'),
+                                   'run': r.run_id, 'cached': r.cached} for r in results}}
+
+def pipeline(models=None, # catalogue names; default all
+             params: dict | None = None, # notebook parameters for every model
+             echo=print, # where progress lines go
+             force: bool = False, # retrain even when identical finished runs exist
+             reports_dir: Path | None = None, # default reports/ (executed notebooks under its runs/)
+            ) -> int:
+    "Data check -> train-all (cached where unchanged) -> promote -> leaderboard; returns a process exit code"
     import warnings
     from housing.data import DataMismatchWarning, content_hash, load_housing
     from housing.runner import train_all
     from housing.tracking import promote_best
-    t0 = time.perf_counter()
+    t0, params = time.perf_counter(), dict(params or {})
+    out = Path(reports_dir or get_settings().reports_dir); out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', DataMismatchWarning)
-        df = load_housing((params or {}).get('data_path'))
+        df = load_housing(params.get('data_path'))
     echo(f"data: {df.shape[0]:,} rows from {df.attrs.get('source')}, sha256 {content_hash(df)[:12]}"
          + ('' if not caught else f' -- WARNING: {caught[0].message}'))
-    results = train_all(models, params, echo=echo)
+    results = train_all(models, params, echo=echo, force=force, output_dir=out/'runs')
     ok = [r for r in results if r.ok]
-    code = 0 if len(ok) == len(results) else 1
-    if ok:
-        echo(str(promote_best(tracking_uri=(params or {}).get('tracking_uri'))))
-    timing = {'total_s': time.perf_counter() - t0,
-              'notebooks': {r.name: {'wall_s': r.wall_s, 'cells_s': r.cells_s, 'overhead_s': r.overhead_s} for r in results}}
-    s = get_settings(); s.reports_dir.mkdir(parents=True, exist_ok=True)
-    (s.reports_dir/'pipeline_timing.json').write_text(json.dumps(timing, indent=2))
-    path = write_leaderboard(leaderboard((params or {}).get('tracking_uri')), timing)
-    n = len(results)
-    echo(f"pipeline: {timing['total_s']:.1f} s wall; per notebook {sum(r.wall_s for r in results)/max(n,1):.1f} s on average, "
-         f"papermill overhead {sum(r.overhead_s for r in results)/max(n,1):.1f} s per notebook; leaderboard: {path}")
-    return code
+    if ok: echo(str(promote_best(tracking_uri=params.get('tracking_uri'))))
+    timing = _timing(results, t0)
+    (out/'pipeline_timing.json').write_text(json.dumps(timing, indent=2))
+    board = leaderboard(params.get('tracking_uri'), params.get('experiment'), {r.name: r.run_id for r in ok})
+    path = write_leaderboard(board, timing, out_dir=out)
+    trained = [r for r in results if not r.cached]
+    echo(f"pipeline: {time.perf_counter() - t0:.1f} s wall; {len(trained)} trained in {sum(r.wall_s for r in trained):.1f} s, "
+         f"{len(results) - len(trained)} cached; leaderboard: {path}")
+    return 0 if len(ok) == len(results) else 1

@@ -8,16 +8,18 @@ from __future__ import annotations
 import ast
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .config import get_settings
 from .models import CATALOGUE, check_model_name, make_model
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'execute', 'run_training',
-           'attach_to_run', 'train_all', 'summary_table']
+__all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'shown_parameters', 'watch_progress',
+           'execute', 'run_training', 'attach_to_run', 'train_all', 'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
 NOTEBOOK_PARAMS = ('model_params', 'seed', 'cv_folds', 'data_path', 'tracking_uri', 'experiment', 'register')
@@ -54,6 +56,7 @@ class NotebookRun:
     cells_s: float = 0.0  # sum of cell execution times
     run_id: str | None = None  # MLflow run the notebook reported, if any
     metrics: dict = field(default_factory=dict)  # the run's metrics, when it has one
+    cached: bool = False  # reused a finished run with the same key instead of executing
 
     @property
     def overhead_s(self) -> float: return max(self.wall_s - self.cells_s, 0.0)
@@ -75,6 +78,7 @@ def render_html(notebook, # executed notebook (path or nbformat node)
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     nb = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.read(str(notebook), as_version=4)
+    nb = shown_parameters(nb)
     html = Path(html or Path(notebook).with_suffix('.html'))
     exporter = HTMLExporter(template_name='lab', extra_loaders=[DictLoader({'offline.html.j2': _OFFLINE_TEMPLATE})],
                             template_file='offline.html.j2', embed_images=True, exclude_input=hide_code,
@@ -85,6 +89,18 @@ def render_html(notebook, # executed notebook (path or nbformat node)
     return html
 
 # %% ../nbs/41_runner.ipynb #c013
+def shown_parameters(nb):
+    "A copy of `nb` without its default `parameters` cell when papermill injected parameters (the injected cell is labelled)"
+    import copy
+    tags = lambda c: c.get('metadata', {}).get('tags', [])
+    if not any('injected-parameters' in tags(c) for c in nb.cells): return nb
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if 'parameters' not in tags(c)]
+    for c in nb.cells:
+        if 'injected-parameters' in tags(c): c.source = '# Parameters of this run\n' + c.source.split('\n', 1)[-1]
+    return nb
+
+# %% ../nbs/41_runner.ipynb #c016
 def _cells_seconds(nb: dict) -> float:
     return sum((c.get('metadata', {}).get('papermill', {}) or {}).get('duration') or 0 for c in nb['cells'])
 
@@ -94,14 +110,44 @@ def _find_output(nb: dict, mime: str):
             if mime in o.get('data', {}): return o['data'][mime]
     return None
 
-# %% ../nbs/41_runner.ipynb #c014
-def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False) -> NotebookRun:
+# %% ../nbs/41_runner.ipynb #c018
+def watch_progress(path: Path, # JSON file holding {done, total}
+                   name: str, # label of the line
+                   interval: float = 0.5, # seconds between reads
+                   file=None, # where to draw; default stderr
+                  ) -> Callable:
+    "Draw a live progress line from `path` in a background thread; returns the function that stops it"
+    from tqdm import tqdm
+    path = Path(path); path.unlink(missing_ok=True)
+    out = file or sys.stderr
+    bar = tqdm(total=None, desc=f'  {name}', unit='step', file=out, leave=True, dynamic_ncols=True,
+               bar_format='{desc}: {n_fmt}/{total_fmt} steps (CV folds + final fit) [{elapsed}]')
+    done, tty = threading.Event(), getattr(out, 'isatty', lambda: False)()
+    def poll():
+        last = None
+        while True:
+            try: state = json.loads(path.read_text())
+            except (OSError, ValueError): state = None
+            if state: bar.total, bar.n = state['total'], state['done']
+            if tty or state != last: bar.refresh()  # a log file gets a line per step, a terminal a ticking clock
+            last = state
+            if done.wait(interval): break
+    thread = threading.Thread(target=poll, daemon=True); thread.start()
+    def stop():
+        done.set(); thread.join(); bar.close(); path.unlink(missing_ok=True)
+    return stop
+
+# %% ../nbs/41_runner.ipynb #c020
+def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False,
+            watch: Path | None = None, # a progress file the notebook writes (`housing.train.progress_writer`): shown live
+           ) -> NotebookRun:
     "Execute `notebook` with papermill into `output`, render it, and time it"
     import papermill as pm
     from housing.train import RUN_MIME
     output.parent.mkdir(parents=True, exist_ok=True)
     res = NotebookRun(name or Path(notebook).stem, output)
     t = time.perf_counter()
+    stop = watch_progress(watch, res.name) if watch else None
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(get_settings().root),
                             kernel_name='python3', progress_bar=progress, log_output=False,
@@ -111,6 +157,8 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
         res.error = f'{e.ename}: {e.evalue}'
     except Exception as e:  # kernel died, notebook missing, ...: still report, never lose the partial notebook
         res.error = f'{type(e).__name__}: {e}'
+    finally:
+        if stop: stop()
     res.wall_s = time.perf_counter() - t
     if output.exists():
         nb = json.loads(output.read_text(encoding='utf-8'))
@@ -121,54 +169,90 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
         except Exception as e: res.error = res.error or f'rendering failed: {e}'
     return res
 
-# %% ../nbs/41_runner.ipynb #c016
+# %% ../nbs/41_runner.ipynb #c024
+def _cached(model: str, run_id: str, out: Path, tracking_uri: str | None, t0: float) -> NotebookRun:
+    "A NotebookRun standing for the finished run `run_id`"
+    from housing.tracking import client
+    html = out.with_suffix('.html')
+    return NotebookRun(model, out, html if html.exists() else None, ok=True, wall_s=time.perf_counter() - t0, run_id=run_id,
+                       metrics=dict(client(tracking_uri).get_run(run_id).data.metrics), cached=True)
+
 def run_training(model: str, # catalogue name
                  params: dict | None = None, # notebook parameters (see `split_params`)
                  output_dir: Path | None = None, # where the executed notebook goes; default reports/runs
-                 progress: bool = False) -> NotebookRun:
-    "Train one catalogue model through the training notebook"
+                 progress: bool = False, # draw a live progress line while it trains
+                 force: bool = False, # train even if a finished run has the same key
+                 data_sha256: str | None = None, # content hash of the data; default: load it and hash it
+                ) -> NotebookRun:
+    "Train one catalogue model through the training notebook, or reuse a finished run with the same key"
+    from housing.runcache import find_run, run_key
     check_model_name(model)
-    s = get_settings()
+    s, t0 = get_settings(), time.perf_counter()
     params = dict(params or {})
     if 'model_params' in params: make_model(model, params['model_params'])
     out = Path(output_dir or s.runs_dir)/f'{model}.ipynb'
-    res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params}, name=model, progress=progress)
-    return attach_to_run(res, params.get('tracking_uri'))
+    if data_sha256 is None:
+        from housing.data import content_hash, load_housing
+        data_sha256 = content_hash(load_housing(params.get('data_path')))
+    key, parts = run_key(model, params, data_sha256)
+    if not force and (hit := find_run(key, params.get('tracking_uri'), params.get('experiment'))):
+        return _cached(model, hit, out, params.get('tracking_uri'), t0)
+    watch = out.with_name(f'.{model}.progress.json')
+    res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params, 'progress_file': str(watch) if progress else None},
+                  name=model, watch=watch if progress else None)
+    return attach_to_run(res, params.get('tracking_uri'), key, parts)
 
-def attach_to_run(res: NotebookRun, tracking_uri: str | None = None) -> NotebookRun:
-    "Attach an executed notebook, its HTML and its timing to the MLflow run it reported; mark the run FAILED if it failed"
+def attach_to_run(res: NotebookRun, tracking_uri: str | None = None, key: str | None = None, parts: dict | None = None) -> NotebookRun:
+    "Attach an executed notebook, its HTML and its timing to the MLflow run it reported; tag it with its key if it finished, else mark it FAILED"
+    from housing.runcache import tag_run
     from housing.tracking import attach_files, mark_run_failed
     if not res.run_id: return res
     if not res.ok: mark_run_failed(res.run_id, tracking_uri, res.error)
     timing = {'notebook_wall_s': res.wall_s, 'notebook_cells_s': res.cells_s, 'papermill_overhead_s': res.overhead_s}
     res.metrics = attach_files(res.run_id, (res.output, res.html), 'notebook', timing, tracking_uri)
+    if res.ok and key: tag_run(res.run_id, key, parts or {}, tracking_uri)
     return res
 
-# %% ../nbs/41_runner.ipynb #c017
+# %% ../nbs/41_runner.ipynb #c028
+def _result_line(r: NotebookRun) -> str:
+    m = r.metrics
+    scores = f"CV RMSE {m.get('cv_rmse_mean', float('nan')):.4f}, test RMSE {m.get('test_rmse', float('nan')):.4f}"
+    if r.cached: return f'cached: run {r.run_id} ({scores})'
+    if r.ok: return f"ok in {r.wall_s:.1f} s (CPU {m.get('cpu_s', float('nan')):.1f} s): {scores}"
+    return f'FAILED in {r.wall_s:.1f} s: {r.error[:300]} (see {r.html or r.output})'
+
 def train_all(models=None, # catalogue names; default the whole catalogue
               params: dict | None = None, # notebook parameters for every model
-              echo=print) -> list[NotebookRun]:
-    "Train each model in turn, continuing past failures, with progress and a summary"
+              echo=print, # where the lines go
+              force: bool = False, # retrain even when an identical finished run exists
+              progress: bool = True, # live progress line per model
+              output_dir: Path | None = None, # where executed notebooks go; default reports/runs
+             ) -> list[NotebookRun]:
+    "Train each model in turn (reusing identical finished runs), continuing past failures, with progress and a summary"
+    from housing.data import content_hash, load_housing
     models = list(models or CATALOGUE)
     for m in models: check_model_name(m)
+    models.sort(key=lambda m: bool(CATALOGUE[m].members))  # ensembles after their members
+    sha = content_hash(load_housing((params or {}).get('data_path')))
     results = []
     for i, m in enumerate(models, 1):
-        echo(f'[{i}/{len(models)}] {m} ...', end=' ') if echo is print else echo(f'[{i}/{len(models)}] {m} ...')
-        if echo is print: sys.stdout.flush()
-        r = run_training(m, params)
+        echo(f'[{i}/{len(models)}] {m}'); sys.stdout.flush()
+        r = run_training(m, params, output_dir, progress=progress, force=force, data_sha256=sha)
         results.append(r)
-        if r.ok: echo(f"ok in {r.wall_s:.1f} s: CV RMSE {r.metrics.get('cv_rmse_mean', float('nan')):.4f}, test RMSE {r.metrics.get('test_rmse', float('nan')):.4f}")
-        else: echo(f'FAILED in {r.wall_s:.1f} s: {r.error[:300]} (see {r.html or r.output})')
+        echo(f'  {_result_line(r)}')
     echo(summary_table(results))
     return results
 
 def summary_table(results: list[NotebookRun]) -> str:
     "A plain-text summary of training runs"
-    lines = [f"{'model':<26}{'status':<8}{'CV RMSE':>9}{'test RMSE':>11}{'wall s':>9}{'papermill s':>13}"]
+    lines = [f"{'model':<26}{'status':<8}{'CV RMSE':>9}{'test RMSE':>11}{'wall s':>9}{'CPU s':>9}{'papermill s':>13}"]
     for r in results:
         m = r.metrics
-        lines.append(f"{r.name:<26}{'ok' if r.ok else 'FAILED':<8}{m.get('cv_rmse_mean', float('nan')):>9.4f}"
-                     f"{m.get('test_rmse', float('nan')):>11.4f}{r.wall_s:>9.1f}{r.overhead_s:>13.1f}")
+        status = 'cached' if r.cached else 'ok' if r.ok else 'FAILED'
+        lines.append(f"{r.name:<26}{status:<8}{m.get('cv_rmse_mean', float('nan')):>9.4f}{m.get('test_rmse', float('nan')):>11.4f}"
+                     f"{r.wall_s:>9.1f}{(0.0 if r.cached else m.get('cpu_s', float('nan'))):>9.1f}{r.overhead_s:>13.1f}")
     failed = [r.name for r in results if not r.ok]
-    lines.append(f"{len(results) - len(failed)} of {len(results)} trained" + (f"; failed: {', '.join(failed)}" if failed else ''))
+    cached = sum(r.cached for r in results)
+    lines.append(f"{len(results) - len(failed)} of {len(results)} trained ({cached} cached) in {sum(r.wall_s for r in results):.1f} s"
+                 + (f"; failed: {', '.join(failed)}" if failed else ''))
     return '\n'.join(lines)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,12 +18,13 @@ import pandas as pd
 import housing
 from .config import MODEL_NAME
 from .data import FEATURES, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
+from .crossval import FeatureCache, OutOfFold, fit_pipeline, out_of_fold
 from .models import check_model_name, make_model, model_params, trusted_types
 
 # %% auto #0
 __all__ = ['RUN_MIME', 'evaluate', 'cross_validate_rmse', 'predict_latency_ms', 'TrainResult', 'fit_evaluate', 'plot_predictions',
            'plot_residuals', 'feature_importance', 'plot_importance', 'start_run', 'log_result', 'runtime_requirements',
-           'end_run', 'show_run']
+           'end_run', 'log_predictions', 'quiet_mlflow', 'progress_writer', 'show_run']
 
 # %% ../nbs/40_train.ipynb #c005
 def evaluate(y_true, y_pred, prefix: str = 'test_') -> dict:
@@ -37,12 +40,8 @@ def evaluate(y_true, y_pred, prefix: str = 'test_') -> dict:
 # %% ../nbs/40_train.ipynb #c007
 def cross_validate_rmse(name: str, params: dict, X: pd.DataFrame, y: pd.Series, folds: int = 5, seed: int = 42) -> tuple[float, float]:
     "Mean and std of RMSE over shuffled `folds`-fold CV of a fresh pipeline on the training part"
-    from sklearn.model_selection import KFold
-    scores = []
-    for tr, va in KFold(folds, shuffle=True, random_state=seed).split(X):
-        m = make_model(name, params).fit(X.iloc[tr], y.iloc[tr])
-        scores.append(evaluate(y.iloc[va], m.predict(X.iloc[va]))['test_rmse'])
-    return float(np.mean(scores)), float(np.std(scores))
+    oof = out_of_fold(name, params, X, y, folds, seed)
+    return oof.mean, oof.std
 
 def predict_latency_ms(pipeline, X: pd.DataFrame, n: int = 200) -> float:
     "Median in-process latency of predicting one row given as a float array, in ms"
@@ -53,7 +52,7 @@ def predict_latency_ms(pipeline, X: pd.DataFrame, n: int = 200) -> float:
         t = time.perf_counter(); pipeline.predict(r.reshape(1, -1)); times.append(time.perf_counter() - t)
     return float(np.median(times) * 1000)
 
-# %% ../nbs/40_train.ipynb #c009
+# %% ../nbs/40_train.ipynb #c010
 @dataclass
 class TrainResult:
     "A fitted model with its evaluation"
@@ -69,37 +68,78 @@ class TrainResult:
     data_sha256: str
     seed: int
     data_source: str = ''
+    oof: OutOfFold | None = None  # out-of-fold predictions on the training part (None without CV)
+    members: dict = field(default_factory=dict)  # an ensemble's members: name -> run id reused ('' if fitted here)
+    weights: dict = field(default_factory=dict)  # an ensemble's member weights (and intercept)
 
     def metrics_table(self) -> pd.DataFrame:
         "Metrics as a one-column table for display"
         return pd.DataFrame({'value': self.metrics}).round(4)
 
+# %% ../nbs/40_train.ipynb #c012
+def _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics) -> tuple:
+    "Cross-validate and fit one model: (fitted pipeline, test predictions, OutOfFold or None)"
+    oof, cv = None, bool(cv_folds and cv_folds > 1)
+    total = cv_folds + 1 if cv else 1
+    if cv:
+        t = time.perf_counter()
+        oof = out_of_fold(model, params, X_train, y_train, cv_folds, seed, cache, progress and (lambda done, _: progress(done, total)))
+        metrics.update(cv_rmse_mean=oof.mean, cv_rmse_std=oof.std, cv_time_s=time.perf_counter() - t)
+    t = time.perf_counter()
+    pipe, y_pred = fit_pipeline(make_model(model, params), X_train, y_train, X_test, cache)
+    metrics['fit_time_s'] = time.perf_counter() - t
+    if progress: progress(total, total)
+    return pipe, y_pred, oof
+
+# %% ../nbs/40_train.ipynb #c014
+def _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics) -> tuple:
+    "Assemble an ensemble from its members: (pipeline, test predictions, OutOfFold, member run ids, weights)"
+    from housing.ensembles import MemberPredictions, evaluate_ensemble
+    from housing.models import CATALOGUE
+    if params: raise ValueError(f'{model}: an ensemble takes no parameters of its own; train its members with parameters instead')
+    if not cv_folds or cv_folds < 2: raise ValueError(f'{model}: an ensemble needs cv_folds >= 2 (its weights and score come from out-of-fold predictions)')
+    got = []
+    for name in CATALOGUE[model].members:
+        m = (members or {}).get(name)
+        if m is None:
+            r = fit_evaluate(name, None, seed, cv_folds, data=df, cache=cache)
+            m = MemberPredictions(name, r.oof, r.y_pred, r.pipeline)
+        got.append(m)
+    t = time.perf_counter()
+    pipe, oof, y_pred, weights = evaluate_ensemble('stacked' if CATALOGUE[model].stack else 'blend', got, y_train, cv_folds, seed,
+                                                   X_probe=X_test.iloc[:200])
+    metrics.update(cv_rmse_mean=oof.mean, cv_rmse_std=oof.std, fit_time_s=time.perf_counter() - t, cv_time_s=0.0)
+    return pipe, y_pred, oof, {m.name: m.run_id or '' for m in got}, weights
+
+# %% ../nbs/40_train.ipynb #c015
 def fit_evaluate(model: str, # catalogue name
                  params: dict | None = None, # estimator parameter overrides
                  seed: int = 42, # split and CV seed
                  cv_folds: int = 5, # CV folds on the training part (0 skips CV)
                  data: pd.DataFrame | None = None, # canonical frame; loaded with `load_housing(data_path)` when None
                  data_path=None, # raw data file
+                 cache: FeatureCache | None = None, # shared feature steps of the geographic models
+                 members: dict | None = None, # an ensemble's members reused from their runs: name -> `MemberPredictions`
+                 progress: Callable | None = None, # called as progress(steps_done, steps)
                 ) -> TrainResult:
     "Split, cross-validate, fit and evaluate one catalogue model"
-    check_model_name(model)
+    spec = check_model_name(model)
     params = dict(params or {})
     df = data if data is not None else load_housing(data_path)
     X_train, X_test, y_train, y_test = split_train_test(df, seed=seed)
-    metrics = {}
-    if cv_folds and cv_folds > 1:
-        t = time.perf_counter()
-        metrics['cv_rmse_mean'], metrics['cv_rmse_std'] = cross_validate_rmse(model, params, X_train, y_train, cv_folds, seed)
-        metrics['cv_time_s'] = time.perf_counter() - t
-    pipe = make_model(model, params)
-    t = time.perf_counter(); pipe.fit(X_train, y_train); metrics['fit_time_s'] = time.perf_counter() - t
-    t = time.perf_counter(); y_pred = pipe.predict(X_test); metrics['batch_predict_ms_per_row'] = (time.perf_counter() - t) * 1000 / len(X_test)
+    metrics, used, weights, cpu = {}, {}, {}, time.process_time()
+    if spec.members:
+        pipe, y_pred, oof, used, weights = _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics)
+        if progress: progress(1, 1)
+    else: pipe, y_pred, oof = _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics)
+    t = time.perf_counter(); pipe.predict(X_test); metrics['batch_predict_ms_per_row'] = (time.perf_counter() - t) * 1000 / len(X_test)
     metrics.update(evaluate(y_test, y_pred))
     metrics['predict_latency_ms'] = predict_latency_ms(pipe, X_test)
+    metrics['cpu_s'] = time.process_time() - cpu
     return TrainResult(model, model_params(model, params), params, pipe, metrics, X_train, X_test, y_test, np.asarray(y_pred),
-                       content_hash(df), seed, df.attrs.get('source', ''))
+                       content_hash(df), seed, df.attrs.get('source', ''), oof, used, weights)
 
-# %% ../nbs/40_train.ipynb #c012
+# %% ../nbs/40_train.ipynb #c018
 def plot_predictions(result: TrainResult):
     "Predicted vs actual on the test set"
     import matplotlib.pyplot as plt
@@ -133,7 +173,7 @@ def plot_importance(importance: pd.Series, model: str = ''):
     importance.plot.barh(ax=ax); ax.set_xlabel('RMSE increase when shuffled'); ax.set_title(f'{model}: permutation importance')
     fig.tight_layout(); return fig
 
-# %% ../nbs/40_train.ipynb #c015
+# %% ../nbs/40_train.ipynb #c022
 def start_run(model: str, tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
               nested: bool = False):
     "Open an MLflow run for `model` in the configured store and tag its provenance"
@@ -147,7 +187,7 @@ def start_run(model: str, tracking_uri: str | None = None, experiment: str | Non
                      'housing.code_hash': code_hash()})
     return run
 
-# %% ../nbs/40_train.ipynb #c016
+# %% ../nbs/40_train.ipynb #c023
 def log_result(result: TrainResult, register: bool = True, # register the model as `california-housing`
                figures: dict | None = None, # name -> matplotlib figure to log under plots/
                importance: pd.Series | None = None) -> str | None:
@@ -161,6 +201,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
     mlflow.set_tags({'data.sha256': result.data_sha256, 'data.source': result.data_source})
     ds = mlflow.data.from_pandas(result.X_train, name='california-housing-train', digest=result.data_sha256[:16])
     mlflow.log_input(ds, context='training')
+    log_predictions(result)
     for name, fig in (figures or {}).items(): mlflow.log_figure(fig, f'plots/{name}.png')
     if importance is not None: mlflow.log_dict(importance.to_dict(), 'feature_importance.json')
     example = result.X_test.iloc[:3][FEATURES]
@@ -195,7 +236,38 @@ def end_run(status: str = 'FINISHED'):
     import mlflow
     mlflow.end_run(status=status)
 
-# %% ../nbs/40_train.ipynb #c017
+# %% ../nbs/40_train.ipynb #c025
+def log_predictions(result: TrainResult):
+    "Log out-of-fold and test predictions, the fold hash, and an ensemble's members and weights to the active run"
+    import tempfile
+    import mlflow
+    from housing.runcache import PREDICTIONS, save_predictions
+    if result.oof is not None:
+        with tempfile.TemporaryDirectory() as d:
+            mlflow.log_artifact(str(save_predictions(Path(d)/PREDICTIONS, result.oof, result.y_pred)))
+        mlflow.set_tag('cv.fold_sha256', result.oof.fold_sha256)
+    if result.members: mlflow.set_tag('ensemble.members', json.dumps(result.members, sort_keys=True))
+    if result.weights: mlflow.log_params({f'weight.{k}': round(v, 6) for k, v in result.weights.items()})
+
+# %% ../nbs/40_train.ipynb #c029
+def quiet_mlflow():
+    "Show only warnings and errors from MLflow and alembic (its database migrations)"
+    import logging
+    import mlflow  # noqa: F401  (mlflow sets its loggers up on import; set the level after)
+    for name in ('mlflow', 'alembic'): logging.getLogger(name).setLevel(logging.WARNING)
+
+def progress_writer(path: str | Path | None, # JSON file to write; None: no callback
+                   ) -> Callable | None:
+    "A `progress(done, total)` callback writing `{done, total}` to `path`, replaced atomically"
+    if not path: return None
+    path = Path(path)
+    def write(done: int, total: int):
+        tmp = path.with_name(path.name + '.tmp')
+        tmp.write_text(json.dumps({'done': done, 'total': total}))
+        tmp.replace(path)
+    return write
+
+# %% ../nbs/40_train.ipynb #c031
 def show_run(run) -> None:
     "Display the run id in the notebook, readable by people and by `housing.runner` (mime type below)"
     from IPython.display import display
