@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 
 from .config import get_settings, mask_uri
+from .errors import InputError
 from .tracking import ModelRefused
 
 # %% auto #0
 __all__ = ['DIGEST_TAG', 'model_digest', 'read_mlmodel', 'skops_file', 'check_digest', 'load_skops', 'environment_mismatches',
-           'load_trusted']
+           'load_trusted', 'check_export_dest']
 
 # %% ../nbs/04a_trust.ipynb #c006
 DIGEST_TAG = 'housing.model_sha256'  # model-version tag holding `model_digest` of the registered files
@@ -118,3 +119,14 @@ def load_trusted(path, # a model directory
                                'and HOUSING_REQUIREMENTS_MISMATCH=refuse')
         logging.getLogger('housing.trust').warning('%s: %s', mask_uri(uri), '; '.join(mismatches))
     return load_skops(file, uri, metadata.get('model')), mismatches, metadata
+
+# %% ../nbs/04a_trust.ipynb #c025
+def check_export_dest(dest, # the directory `export_model` would write
+                      force: bool = False): # replace an earlier exported model there
+    "Refuse a non-empty `dest` unless `force`, and even then unless it holds an exported model (`InputError` saying which)"
+    dest = Path(dest)
+    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())): return
+    if not force:
+        raise InputError(f'{dest} exists and is not empty: choose a new directory, or pass --force to replace an exported model there', field='dest')
+    if not ((dest/'MLmodel').is_file() and (dest/'registry.json').is_file()):
+        raise InputError(f'{dest} does not look like an exported model (no MLmodel and registry.json): not deleting it, even with --force', field='dest')
