@@ -74,14 +74,14 @@ def load_skops(file, # a skops file
                model: str | None): # its catalogue name
     "Load a skops file trusting only `catalogue_trusted_types(model)`; `ModelRefused` if it holds any other type"
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
     from housing.models import ModelConfigError, catalogue_trusted_types
     try: trusted = catalogue_trusted_types(str(model))
     except ModelConfigError as e: raise ModelRefused(f'{mask_uri(uri)}: {e}') from None
-    try: extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
-    except Exception as e: raise ModelRefused(f'{mask_uri(uri)}: unreadable skops file ({type(e).__name__}: {str(e)[:200]})') from None
-    if extra:
-        raise ModelRefused(f"{mask_uri(uri)} holds types the catalogue does not trust for model {model!r}: {', '.join(extra)}")
-    return sio.load(file, trusted=trusted)
+    try: return sio.load(file, trusted=trusted)  # skops audits every type before it constructs anything
+    except UntrustedTypesFoundException:
+        extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
+        raise ModelRefused(f"{mask_uri(uri)} holds types the catalogue does not trust for model {model!r}: {', '.join(extra)}") from None
 
 # %% ../nbs/04a_trust.ipynb #c019
 def _minor(v: str) -> tuple: return tuple(int(x) for x in re.findall(r'\d+', v)[:2])
