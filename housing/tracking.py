@@ -13,17 +13,16 @@ from pathlib import Path
 
 import housing
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
-from .errors import InputError, UnavailableError
+from .errors import UnavailableError
 
 # %% auto #0
 __all__ = ['EXPERIMENT_KIND', 'configure', 'ModelNotFound', 'StoreNotFound', 'ModelRefused', 'require_store', 'code_hash',
-           'git_commit', 'client', 'parse_models_uri', 'describe_training_run', 'ModelCard', 'describe_model',
+           'git_commit', 'client', 'parse_models_uri', 'describe_training_run', 'ui_url', 'ModelCard', 'describe_model',
            'champion_run_id', 'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'promote_best',
            'latest_runs', 'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
 EXPERIMENT_KIND = 'custom_model_development'  # `mlflow.experimentKind` the MLflow UI reads: training runs, not GenAI traces
-
 def configure(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
               experiment: str | None = None, # experiment name; default from `get_settings()`
              ) -> str:
@@ -55,7 +54,6 @@ class StoreNotFound(ModelNotFound):
 class ModelRefused(ModelNotFound):
     "A model exists but must not be loaded: another format than skops, changed files, untrusted types, other libraries"
 
-# %% ../nbs/04_tracking.ipynb #c008
 def _sqlite_file(uri: str) -> Path | None:
     "The database file of a `sqlite:///` URI (relative or absolute), else None"
     return Path(uri[len('sqlite:///'):]) if uri.startswith('sqlite:///') and ':memory:' not in uri else None
@@ -69,7 +67,7 @@ def require_store(tracking_uri: str | None = None) -> str: # MLflow tracking URI
                             'or train first with `housing pipeline`')
     return uri
 
-# %% ../nbs/04_tracking.ipynb #c012
+# %% ../nbs/04_tracking.ipynb #c011
 def code_hash() -> str:
     "sha256 over the source of the `housing` package (excluding nbdev's index)"
     h = hashlib.sha256()
@@ -88,14 +86,14 @@ def git_commit(root: Path | None = None) -> str:
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
-# %% ../nbs/04_tracking.ipynb #c015
+# %% ../nbs/04_tracking.ipynb #c014
 def client(tracking_uri: str | None = None): # MLflow tracking URI; default from settings
     "An `MlflowClient` on `tracking_uri` for both tracking and registry"
     import mlflow
     uri = tracking_uri or get_settings().tracking_uri
     return mlflow.MlflowClient(uri, uri)
 
-# %% ../nbs/04_tracking.ipynb #c017
+# %% ../nbs/04_tracking.ipynb #c016
 def parse_models_uri(uri: str):
     "`models:/name@alias` or `models:/name/version` -> (name, alias, version)"
     rest = uri[len('models:/'):]
@@ -103,7 +101,7 @@ def parse_models_uri(uri: str):
     name, _, version = rest.rpartition('/')
     return name, None, version
 
-# %% ../nbs/04_tracking.ipynb #c020
+# %% ../nbs/04_tracking.ipynb #c019
 def _notebook(run) -> str:
     "The notebook a run comes from: Jupyter's `JPY_SESSION_NAME`, else the pipeline notebook that makes such runs"
     import os
@@ -129,7 +127,18 @@ def describe_training_run(model: str, # catalogue name
     for k, v in tags.items(): c.set_tag(run_id, k, v)
     return tags
 
-# %% ../nbs/04_tracking.ipynb #c023
+# %% ../nbs/04_tracking.ipynb #c022
+def ui_url(ui: str = 'http://127.0.0.1:5000', # where the MLflow UI listens (`make mlflow-ui`, or a server)
+           run_id: str | None = None, # a run to open; default the experiment's runs
+           experiment: str | None = None, # experiment name; default from settings
+           tracking_uri: str | None = None) -> str: # MLflow tracking URI; default from settings
+    "Link to the training runs (or one run) in the MLflow UI, opened on *Model training* rather than the GenAI overview"
+    c = client(require_store(tracking_uri))
+    exp = c.get_run(run_id).info.experiment_id if run_id else getattr(c.get_experiment_by_name(experiment or get_settings().experiment), 'experiment_id', None)
+    page = f'experiments/{exp}' + (f'/runs/{run_id}' if run_id else '') if exp else 'experiments'
+    return f"{ui.rstrip('/')}/#/{page}?workflowType=machine_learning"
+
+# %% ../nbs/04_tracking.ipynb #c025
 def _local_artifacts(location: str, tracking_uri: str) -> Path | None:
     "The folder behind a local artifact location; for a moved store, the same path under the store's own `mlartifacts/`"
     from urllib.parse import urlparse
@@ -164,7 +173,7 @@ def _metadata(location: str, tracking_uri: str) -> dict:
         text = Path(mlflow.artifacts.download_artifacts(artifact_uri=location.rstrip('/') + '/MLmodel', tracking_uri=tracking_uri)).read_text()
     return dict((yaml.safe_load(text) or {}).get('metadata') or {})
 
-# %% ../nbs/04_tracking.ipynb #c025
+# %% ../nbs/04_tracking.ipynb #c027
 @dataclass
 class ModelCard:
     "What the registry says about a model version, without loading it"
@@ -180,7 +189,7 @@ class ModelCard:
     version_tags: dict = field(default_factory=dict)  # the model version's tags (the digest of its files among them)
     location: str = ''  # where its files are stored (artifact URI)
 
-# %% ../nbs/04_tracking.ipynb #c026
+# %% ../nbs/04_tracking.ipynb #c028
 def describe_model(uri: str | None = None, # `models:/name@alias` or `models:/name/version`; default the served model
                    tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                   ) -> ModelCard:
@@ -206,14 +215,14 @@ def describe_model(uri: str | None = None, # `models:/name@alias` or `models:/na
     return ModelCard(uri, name, str(mv.version), alias, mv.run_id, md, dict(run.data.params),
                      dict(run.data.metrics), dict(run.data.tags), dict(mv.tags or {}), location)
 
-# %% ../nbs/04_tracking.ipynb #c027
+# %% ../nbs/04_tracking.ipynb #c029
 def champion_run_id(tracking_uri: str | None = None, name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> str | None:
     "Run id behind `name@alias`, or None when there is none (or no store)"
     from mlflow.exceptions import MlflowException
     try: return client(require_store(tracking_uri)).get_model_version_by_alias(name, alias).run_id
     except (MlflowException, StoreNotFound): return None
 
-# %% ../nbs/04_tracking.ipynb #c031
+# %% ../nbs/04_tracking.ipynb #c033
 def record_digest(model_info, # what `mlflow.sklearn.log_model` returned
                   name: str = MODEL_NAME, # registered model name
                   tracking_uri: str | None = None) -> str: # default the store MLflow is pointed at (where it was just logged)
@@ -228,7 +237,7 @@ def record_digest(model_info, # what `mlflow.sklearn.log_model` returned
         client(uri).set_model_version_tag(name, str(model_info.registered_model_version), DIGEST_TAG, digest)
     return digest
 
-# %% ../nbs/04_tracking.ipynb #c035
+# %% ../nbs/04_tracking.ipynb #c037
 @dataclass
 class LoadedModel:
     "A fitted pipeline from the registry with its provenance"
@@ -243,7 +252,7 @@ class LoadedModel:
     params: dict = field(default_factory=dict)  # the run's parameters
     environment_mismatches: list = field(default_factory=list)  # libraries installed at another major.minor than at training
 
-# %% ../nbs/04_tracking.ipynb #c036
+# %% ../nbs/04_tracking.ipynb #c038
 def load_model(uri: str | None = None, # model URI; default `models:/california-housing@champion` (or `$HOUSING_MODEL_URI`)
                tracking_uri: str | None = None, # MLflow tracking URI; default from settings
               ) -> LoadedModel:
@@ -264,16 +273,7 @@ def load_model(uri: str | None = None, # model URI; default `models:/california-
     return LoadedModel(pipeline=pipeline, uri=uri, name=card.name, version=card.version, alias=card.alias, run_id=card.run_id,
                        metrics=card.metrics, metadata=card.metadata, params=card.params, environment_mismatches=mismatches)
 
-# %% ../nbs/04_tracking.ipynb #c040
-def _check_dest(dest: Path, force: bool):
-    "Refuse to export into a non-empty `dest` unless `force`, and even then unless it holds an exported model"
-    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())): return
-    if not force:
-        raise InputError(f'{dest} exists and is not empty: choose a new directory, or pass --force to replace an exported model there', field='dest')
-    if not ((dest/'MLmodel').is_file() and (dest/'registry.json').is_file()):
-        raise InputError(f'{dest} does not look like an exported model (no MLmodel and registry.json): not deleting it, even with --force', field='dest')
-
-# %% ../nbs/04_tracking.ipynb #c041
+# %% ../nbs/04_tracking.ipynb #c042
 def export_model(uri: str | None = None, # registered model URI; default the champion
                  dest: Path | str = 'model', # directory to create
                  tracking_uri: str | None = None, # MLflow tracking URI; default from settings
@@ -282,10 +282,10 @@ def export_model(uri: str | None = None, # registered model URI; default the cha
     "Copy a registered model and its provenance into `dest` (after `housing.trust`'s checks), loadable by `load_model(str(dest))`"
     import json
     import tempfile
-    from housing.trust import DIGEST_TAG, load_trusted
+    from housing.trust import DIGEST_TAG, check_export_dest, load_trusted
     s = get_settings()
     uri, tracking_uri, dest = uri or s.model_uri, tracking_uri or s.tracking_uri, Path(dest)
-    _check_dest(dest, force)
+    check_export_dest(dest, force)
     card = describe_model(uri, tracking_uri)
     with tempfile.TemporaryDirectory() as d:
         path = _fetch(card.location, tracking_uri, Path(d)/'model', uri)
@@ -297,7 +297,7 @@ def export_model(uri: str | None = None, # registered model URI; default the cha
         shutil.copytree(path, dest)
     return dest
 
-# %% ../nbs/04_tracking.ipynb #c042
+# %% ../nbs/04_tracking.ipynb #c043
 def _load_local(path: str) -> LoadedModel:
     "Load a model directory made by `export_model`, with the digest its `registry.json` records"
     import json
@@ -315,7 +315,7 @@ def _load_local(path: str) -> LoadedModel:
                        alias=reg.get('alias'), run_id=reg.get('run_id', ''), metrics=reg.get('metrics', md.get('metrics', {})),
                        metadata=md, params=reg.get('params', {}), environment_mismatches=mismatches)
 
-# %% ../nbs/04_tracking.ipynb #c045
+# %% ../nbs/04_tracking.ipynb #c046
 @dataclass
 class Promotion:
     "What `promote_best` did"
@@ -331,7 +331,7 @@ class Promotion:
         if not self.changed: return f'unchanged: {head}'
         return f"{head}; was version {self.previous}" if self.previous else f"{head}; there was no champion before"
 
-# %% ../nbs/04_tracking.ipynb #c046
+# %% ../nbs/04_tracking.ipynb #c047
 def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
                  tracking_uri: str | None = None, # MLflow tracking URI; default from settings
                  data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
@@ -362,7 +362,7 @@ def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
     return Promotion(str(mv.version), run.data.tags.get('model', run.data.params.get('model', '?')), score,
                      None if previous is None else str(previous), changed, n)
 
-# %% ../nbs/04_tracking.ipynb #c049
+# %% ../nbs/04_tracking.ipynb #c050
 def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
     "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model; empty without a store)"
     import mlflow
@@ -380,7 +380,7 @@ def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
     runs = runs[runs['tags.model'].notna() & runs['tags.mlflow.parentRunId'].isna()] if 'tags.mlflow.parentRunId' in runs else runs[runs['tags.model'].notna()]
     return runs.drop_duplicates('tags.model', keep='first').reset_index(drop=True)
 
-# %% ../nbs/04_tracking.ipynb #c051
+# %% ../nbs/04_tracking.ipynb #c052
 def mark_run_failed(run_id: str, tracking_uri: str | None = None, reason: str = ''):
     "Mark a run FAILED (a notebook that stopped half-way leaves its run RUNNING otherwise)"
     c = client(tracking_uri)

@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 
 from .config import get_settings, mask_uri
+from .errors import InputError
 from .tracking import ModelRefused
 
 # %% auto #0
 __all__ = ['DIGEST_TAG', 'model_digest', 'read_mlmodel', 'skops_file', 'check_digest', 'load_skops', 'environment_mismatches',
-           'load_trusted']
+           'load_trusted', 'check_export_dest']
 
 # %% ../nbs/04a_trust.ipynb #c006
 DIGEST_TAG = 'housing.model_sha256'  # model-version tag holding `model_digest` of the registered files
@@ -73,14 +74,14 @@ def load_skops(file, # a skops file
                model: str | None): # its catalogue name
     "Load a skops file trusting only `catalogue_trusted_types(model)`; `ModelRefused` if it holds any other type"
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
     from housing.models import ModelConfigError, catalogue_trusted_types
     try: trusted = catalogue_trusted_types(str(model))
     except ModelConfigError as e: raise ModelRefused(f'{mask_uri(uri)}: {e}') from None
-    try: extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
-    except Exception as e: raise ModelRefused(f'{mask_uri(uri)}: unreadable skops file ({type(e).__name__}: {str(e)[:200]})') from None
-    if extra:
-        raise ModelRefused(f"{mask_uri(uri)} holds types the catalogue does not trust for model {model!r}: {', '.join(extra)}")
-    return sio.load(file, trusted=trusted)
+    try: return sio.load(file, trusted=trusted)  # skops audits every type before it constructs anything
+    except UntrustedTypesFoundException:
+        extra = sorted(set(sio.get_untrusted_types(file=file)) - set(trusted))
+        raise ModelRefused(f"{mask_uri(uri)} holds types the catalogue does not trust for model {model!r}: {', '.join(extra)}") from None
 
 # %% ../nbs/04a_trust.ipynb #c019
 def _minor(v: str) -> tuple: return tuple(int(x) for x in re.findall(r'\d+', v)[:2])
@@ -118,3 +119,14 @@ def load_trusted(path, # a model directory
                                'and HOUSING_REQUIREMENTS_MISMATCH=refuse')
         logging.getLogger('housing.trust').warning('%s: %s', mask_uri(uri), '; '.join(mismatches))
     return load_skops(file, uri, metadata.get('model')), mismatches, metadata
+
+# %% ../nbs/04a_trust.ipynb #c025
+def check_export_dest(dest, # the directory `export_model` would write
+                      force: bool = False): # replace an earlier exported model there
+    "Refuse a non-empty `dest` unless `force`, and even then unless it holds an exported model (`InputError` saying which)"
+    dest = Path(dest)
+    if not dest.exists() or (dest.is_dir() and not any(dest.iterdir())): return
+    if not force:
+        raise InputError(f'{dest} exists and is not empty: choose a new directory, or pass --force to replace an exported model there', field='dest')
+    if not ((dest/'MLmodel').is_file() and (dest/'registry.json').is_file()):
+        raise InputError(f'{dest} does not look like an exported model (no MLmodel and registry.json): not deleting it, even with --force', field='dest')
