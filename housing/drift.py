@@ -133,7 +133,7 @@ def ks_test(reference, current) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 # %% ../nbs/19_drift.ipynb #c021
-_ATOMS, _DRAWS = 256, 1000  # grid the reference is reduced to; resamples per band
+_ATOMS, _TAIL, _DRAWS = 256, 64, 1000  # quantile atoms of the body; extreme values kept as they are, per side; resamples
 
 def size_bucket(n: int) -> int:
     "`n` rounded down to the grid 16, 22, 32, 45, 64, ... (powers of the square root of two)"
@@ -141,10 +141,14 @@ def size_bucket(n: int) -> int:
     return int(2 ** (math.floor(2 * math.log2(n) + 1e-9) / 2))
 
 def _atoms(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    "Support points and their probabilities: the distinct values, or quantile atoms of equal weight"
+    "Support points and their probabilities: the distinct values, or the extremes as they are and quantile atoms between"
     u, counts = np.unique(r, return_counts=True)
-    if len(u) <= _ATOMS: return u, counts / len(r)
-    return np.quantile(r, (np.arange(_ATOMS) + 0.5) / _ATOMS), np.full(_ATOMS, 1 / _ATOMS)
+    if len(u) <= _ATOMS + 2 * _TAIL: return u, counts / len(r)
+    x = np.sort(r)
+    body = x[_TAIL:-_TAIL]
+    atoms = np.concatenate([x[:_TAIL], np.quantile(body, (np.arange(_ATOMS) + 0.5) / _ATOMS), x[-_TAIL:]])
+    w = np.concatenate([np.full(_TAIL, 1 / len(x)), np.full(_ATOMS, len(body) / len(x) / _ATOMS), np.full(_TAIL, 1 / len(x))])
+    return atoms, w
 
 # %% ../nbs/19_drift.ipynb #c024
 @lru_cache(maxsize=64)

@@ -140,7 +140,8 @@ def compare(reference: pd.DataFrame, # reference feature rows (the champion's tr
         pred = distribution_drift(reference_predictions, current_predictions, t)
     joint = domain_classifier(reference[FEATURES], cur, t) if multivariate else None
     quality, traffic = data_quality(current, ranges, t), traffic_summary(requests, t)
-    status = worst(*feats['status'], *(d['status'] for d in (joint, pred, quality, traffic) if d))
+    joint_status = joint['status'] if joint and joint['status'] != 'TOO_FEW' else 'OK'  # too few for it alone: the window is still judged
+    status = worst(*feats['status'], joint_status, *(d['status'] for d in (pred, quality, traffic) if d))
     return DriftReport(status, feats, pred, quality, traffic, t, dict(reference_info or {}, rows=len(reference)),
                        dict(current_info or {}, rows=len(current)), datetime.now(timezone.utc).isoformat(timespec='seconds'), joint)
 

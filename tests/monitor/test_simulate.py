@@ -51,5 +51,5 @@ def test_api_down_says_how_to_fix_it(reference):
 
 
 def test_unknown_scenario_lists_the_valid_ones(reference):
-    with pytest.raises(ValueError, match='choose one of: iid, income_shift, coastal_shift, bad_quality'):
+    with pytest.raises(ValueError, match='choose one of: iid, income_shift, coastal_shift, joint_shift, bad_quality'):
         simulate(10, 'earthquake', direct=True, reference=reference, quiet=True)
