@@ -198,7 +198,7 @@ def serve(*, host: str = '127.0.0.1', # interface to bind; 0.0.0.0 for all (then
 
 @verb('serve')
 def simulate(*, rows: int = 1000, # rows of traffic to send
-             scenario: str = 'iid', # iid, income_shift, coastal_shift or bad_quality
+             scenario: str = 'iid', # iid, income_shift, coastal_shift, joint_shift or bad_quality
              api: str = None, # API base URL (default: $HOUSING_API_URL, else http://127.0.0.1:8000)
              direct: bool = False, # write into the prediction log instead of calling the API
              seed: int = 0): # random seed: the same seed sends the same rows

@@ -15,7 +15,7 @@ import streamlit as st
 
 import housing.config as hconfig
 import housing.data as hdata
-import housing.site as hsite
+import housing.drift as hdrift
 import housing.status as hstatus
 import housing.validation as hvalid
 
@@ -78,10 +78,10 @@ def board_view(board: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/23_dashboard.ipynb #c017
 def _badge(status: str) -> str:
-    return f":{ {'OK': 'green', 'WARN': 'orange', 'ALERT': 'red'}.get(status, 'gray') }[**{status}**]"
+    return f":{ {'OK': 'green', 'TOO_FEW': 'gray', 'WARN': 'orange', 'ALERT': 'red'}.get(status, 'gray') }[**{status}**]"
 
 def _paint(s):
-    colours = hsite.STATUS_COLOURS
+    colours = hdrift.STATUS_COLOURS
     return f'background-color: {colours[s]}; color: white; font-weight: bold' if s in colours else ''
 
 def _form():

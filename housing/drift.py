@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['STATUSES', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm', 'ks_test',
-           'size_bucket', 'noise_band', 'distribution_drift']
+__all__ = ['STATUSES', 'STATUS_COLOURS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm',
+           'ks_test', 'size_bucket', 'noise_band', 'distribution_drift']
 
 # %% ../nbs/19_drift.ipynb #c006
 STATUSES = ('OK', 'TOO_FEW', 'WARN', 'ALERT')  # in order of severity; TOO_FEW: too few rows to judge
+STATUS_COLOURS = {'OK': '#2e7d32', 'TOO_FEW': '#607d8b', 'WARN': '#ef8f00', 'ALERT': '#c62828'}  # one colour per status: reports, dashboard, landing page
 
 def worst(*statuses: str) -> str:
     "The most severe of `statuses` ('OK' when there are none)"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .data import FEATURE_RULES, FEATURES
-from .drift import STATUSES
+from .drift import STATUS_COLOURS, STATUSES
 from .drift_report import DriftReport
 
 # %% auto #0
@@ -17,7 +17,7 @@ __all__ = ['COLOURS', 'DPI', 'stat_label', 'summary_table', 'style_status', 'plo
            'plot_locations', 'plot_prediction_drift', 'traffic_table']
 
 # %% ../nbs/24_drift_plots.ipynb #c005
-COLOURS = {'OK': '#2e7d32', 'TOO_FEW': '#607d8b', 'WARN': '#ef8f00', 'ALERT': '#c62828', 'reference': '#9e9e9e'}  # status -> colour
+COLOURS = {**STATUS_COLOURS, 'reference': '#9e9e9e'}  # status (and the reference sample) -> colour
 DPI = 80  # resolution of report figures
 
 def _plt():

@@ -5,7 +5,6 @@
 # %% ../nbs/21_simulate.ipynb #c004
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from pathlib import Path
@@ -15,11 +14,12 @@ import pandas as pd
 
 from .config import get_settings
 from .data import FEATURE_RULES, FEATURES, frame_problems, row_problems
+from .errors import InputError
 from .samples import MonitorError
 
 # %% auto #0
-__all__ = ['INCOME_FACTOR', 'REGIONS', 'COASTAL_REGION', 'OUT_OF_RANGE_SHARE', 'INVALID_SHARE', 'SCENARIOS', 'DEFAULT_API',
-           'in_region', 'draw_rows', 'simulate']
+__all__ = ['INCOME_FACTOR', 'REGIONS', 'COASTAL_REGION', 'OUT_OF_RANGE_SHARE', 'INVALID_SHARE', 'SCENARIOS', 'in_region',
+           'draw_rows', 'simulate']
 
 # %% ../nbs/21_simulate.ipynb #c006
 INCOME_FACTOR = 1.3  # income_shift: MedInc multiplied by this
@@ -93,7 +93,7 @@ def draw_rows(pool: pd.DataFrame, # held-out feature rows to draw from
               ranges: dict | None = None, # {feature: [min, max]} of the training data (bad_quality)
              ) -> pd.DataFrame:
     "Feature rows for `scenario`, with a boolean column `valid` (False: the API must reject the row)"
-    if scenario not in SCENARIOS: raise ValueError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
     if n < 1: raise ValueError(f'rows={n}: expected a positive number of rows')
     ranges = ranges or {f: [float(pool[f].min()), float(pool[f].max())] for f in FEATURES}
     rows = SCENARIOS[scenario](pool[FEATURES].reset_index(drop=True), int(n), np.random.default_rng(seed), ranges)
@@ -145,7 +145,8 @@ def _direct(rows: pd.DataFrame, model, ranges: dict, path: Path, batch_size: int
 def _send(rows: pd.DataFrame, api: str, batch_size: int, client=None) -> dict:
     "POST `rows` to the API at `api`; count the answers by status"
     import httpx
-    headers = {'X-API-Key': os.environ['HOUSING_API_KEY']} if os.environ.get('HOUSING_API_KEY') else {}
+    key = get_settings().api_key
+    headers = {'X-API-Key': key} if key else {}
     own = client is None
     client = client or httpx.Client(base_url=api.rstrip('/'), timeout=60, headers=headers)
     statuses, accepted, first_error = {}, 0, None
@@ -171,8 +172,6 @@ def _send(rows: pd.DataFrame, api: str, batch_size: int, client=None) -> dict:
                 first_server_error=first_error)
 
 # %% ../nbs/21_simulate.ipynb #c018
-DEFAULT_API = 'http://127.0.0.1:8000'  # where `housing serve` listens by default
-
 def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
              scenario: str = 'iid', # one of `SCENARIOS`: iid, income_shift, coastal_shift, joint_shift, bad_quality
              api: str | None = None, # API base URL; default `$HOUSING_API_URL` or http://127.0.0.1:8000
@@ -186,7 +185,7 @@ def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
             ) -> dict:
     "Draw held-out rows for `scenario` and send them to the API, or write them into the log with `direct`"
     from housing.samples import load_reference
-    if scenario not in SCENARIOS: raise ValueError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
+    if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
     if batch_size < 1: raise ValueError(f'batch_size={batch_size}: expected at least 1')
     ref = reference or load_reference()
     drawn = draw_rows(ref.X_test, rows, scenario, seed, ref.ranges)
@@ -196,7 +195,7 @@ def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
         out = _direct(drawn, ref.model, ref.ranges, path, batch_size, spread_minutes)
         target = str(path)
     else:
-        target = api or os.environ.get('HOUSING_API_URL') or DEFAULT_API
+        target = api or get_settings().api_url
         out = _send(drawn, target, batch_size)
     out.update(scenario=scenario, rows=len(drawn), seed=seed, target=target, seconds=round(time.perf_counter() - t0, 3))
     if not quiet:

@@ -13,10 +13,9 @@ from pathlib import Path
 from .config import get_settings
 
 # %% auto #0
-__all__ = ['STATUS_COLOURS', 'nav_bar', 'page', 'link_back', 'write_index', 'doc_notebooks', 'build_docs']
+__all__ = ['nav_bar', 'page', 'link_back', 'write_index', 'doc_notebooks', 'build_docs']
 
 # %% ../nbs/45_site.ipynb #c006
-STATUS_COLOURS = {'OK': '#2e7d32', 'WARN': '#ef6c00', 'ALERT': '#c62828'}  # one colour per drift status, everywhere
 _CSS = """body{font-family:system-ui,sans-serif;margin:0;color:#222}main{margin:1.5rem 2rem;max-width:1100px}
 nav.housing{background:#263238;padding:.5rem 2rem;font:14px system-ui,sans-serif}nav.housing a{color:#eceff1;margin-right:1.2rem;text-decoration:none}
 nav.housing a.here{font-weight:700;text-decoration:underline}.card{border:1px solid #ddd;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
@@ -71,6 +70,7 @@ def _champion_card(champ: dict) -> str:
             f'test RMSE {f(champ["test_rmse"])} <small>trained {html.escape(str(champ.get("trained_at") or "?"))}</small></div>')
 
 def _drift_card(report: dict | None, base: Path) -> str:
+    from housing.drift import STATUS_COLOURS
     if report is None: return '<div class=card><b>Drift</b>: no report yet: run <code>housing monitor</code> after some traffic.</div>'
     s = report.get('status', '?')
     link = (f' &mdash; <a href="{html.escape(Path(report["html_path"]).resolve().relative_to(base.resolve()).as_posix())}">open the report</a>'
