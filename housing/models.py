@@ -120,6 +120,7 @@ def _estimator(spec: ModelSpec):
     return spec.estimator_class()(named, final_estimator=LinearRegression(positive=True),
                                   cv=KFold(5, shuffle=True, random_state=SEED), **spec.defaults)
 
+# %% ../nbs/03_models.ipynb #c011
 def _alias(k: str, own: set) -> str | None:
     "`member__param` for `member__regressor__param` (a clipped member), else None"
     m, _, rest = k.partition('__')
@@ -175,7 +176,7 @@ def estimator_libraries(model) -> list[str]:
     walk(model)
     return sorted(out)
 
-# %% ../nbs/03_models.ipynb #c015
+# %% ../nbs/03_models.ipynb #c017
 def check_trusted(untrusted: list[str]) -> list[str]:
     "`untrusted` (types skops does not trust by default) if all come from libraries we use, else `ModelConfigError`"
     ok_prefixes = ('sklearn.', 'numpy.', 'scipy.', 'lightgbm.', 'xgboost.', 'catboost.', 'housing.', 'collections.', 'builtins.')
