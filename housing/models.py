@@ -121,6 +121,7 @@ def _estimator(spec: ModelSpec):
     return spec.estimator_class()(named, final_estimator=LinearRegression(positive=True),
                                   cv=KFold(5, shuffle=True, random_state=SEED), **spec.defaults)
 
+# %% ../nbs/03_models.ipynb #c011
 def _alias(k: str, own: set) -> str | None:
     "`member__param` for `member__regressor__param` (a clipped member), else None"
     m, _, rest = k.partition('__')
@@ -176,12 +177,13 @@ def estimator_libraries(model) -> list[str]:
     walk(model)
     return sorted(out)
 
-# %% ../nbs/03_models.ipynb #c015
+# %% ../nbs/03_models.ipynb #c017
 def check_trusted(untrusted: list[str]) -> list[str]:
-    "`untrusted` (types skops does not trust by default) if all come from libraries we use, else `ModelConfigError`"
-    ok_prefixes = ('sklearn.', 'numpy.', 'scipy.', 'lightgbm.', 'xgboost.', 'catboost.', 'housing.', 'collections.', 'builtins.')
-    bad = [t for t in untrusted if not t.startswith(ok_prefixes)]
-    if bad: raise ModelConfigError(f'model contains types from unexpected modules: {bad}')
+    "`untrusted` (types skops does not trust by default) if the catalogue declares every one of them, else `ModelConfigError`"
+    declared = {'housing.estimators.ClippedRegressor', *(t for ts in TRUSTED_STEP_TYPES.values() for t in ts),
+                *(t for ts in TRUSTED_ESTIMATOR_TYPES.values() for t in ts)}
+    bad = sorted(set(untrusted) - declared)
+    if bad: raise ModelConfigError(f'model contains types the catalogue does not declare (TRUSTED_*_TYPES in housing.models): {bad}')
     return list(untrusted)
 
 def trusted_types(model) -> list[str]:
@@ -201,7 +203,8 @@ TRUSTED_ESTIMATOR_TYPES = {  # estimator ('module:Class') -> types its fitted st
     'xgboost:XGBRegressor': ('xgboost.core.Booster', 'xgboost.sklearn.XGBRegressor'),
     'catboost:CatBoostRegressor': ('catboost.core.CatBoostRegressor',),
     'sklearn.ensemble:VotingRegressor': ('sklearn.utils._bunch.Bunch',),
-    'sklearn.ensemble:StackingRegressor': ('sklearn.utils._bunch.Bunch', 'sklearn.model_selection._split.KFold'),
+    'sklearn.ensemble:StackingRegressor': ('sklearn.utils._bunch.Bunch', 'sklearn.model_selection._split.KFold',
+                                           'sklearn.linear_model._base.LinearRegression'),
 }
 
 def catalogue_trusted_types(name: str) -> list[str]: # catalogue model name

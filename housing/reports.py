@@ -160,7 +160,7 @@ def pipeline(models=None, # catalogue names; default all
     import warnings
     from housing.data import DataMismatchWarning, content_hash, load_housing
     from housing.runner import train_all
-    from housing.tracking import promote_best
+    from housing.tracking import ModelNotFound, promote_best
     t0, params = time.perf_counter(), dict(params or {})
     out = Path(reports_dir or get_settings().reports_dir); out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -170,7 +170,9 @@ def pipeline(models=None, # catalogue names; default all
          + ('' if not caught else f' -- WARNING: {caught[0].message}'))
     results = train_all(models, params, echo=echo, force=force, output_dir=out/'runs')
     ok = [r for r in results if r.ok]
-    if ok: echo(str(promote_best(tracking_uri=params.get('tracking_uri'))))
+    try:
+        if ok: echo(str(promote_best(tracking_uri=params.get('tracking_uri'))))
+    except ModelNotFound as e: echo(f'no promotion: {e}')  # e.g. register=False: nothing to promote, the board still shows the runs
     timing = _timing(results, t0)
     (out/'pipeline_timing.json').write_text(json.dumps(timing, indent=2))
     board = leaderboard(params.get('tracking_uri'), params.get('experiment'), {r.name: r.run_id for r in ok})

@@ -193,9 +193,10 @@ def run_training(model: str, # catalogue name
     out = Path(output_dir or s.runs_dir)/f'{model}.ipynb'
     if data_sha256 is None:
         from housing.data import content_hash, load_housing
-        data_sha256 = content_hash(load_housing(params.get('data_path')))
-    key, parts = run_key(model, params, data_sha256)
-    if not force and (hit := find_run(key, params.get('tracking_uri'), params.get('experiment'))):
+        try: data_sha256 = content_hash(load_housing(params.get('data_path')))
+        except Exception: data_sha256 = ''  # no key: the notebook runs and reports the data problem in its own run
+    key, parts = run_key(model, params, data_sha256) if data_sha256 else (None, {})
+    if key and not force and (hit := find_run(key, params.get('tracking_uri'), params.get('experiment'))):
         return _cached(model, hit, out, params.get('tracking_uri'), t0)
     watch = out.with_name(f'.{model}.progress.json')
     res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params, 'progress_file': str(watch) if progress else None},

@@ -5,7 +5,10 @@
 # %% ../nbs/40_train.ipynb #c003
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,8 +26,9 @@ from .models import check_model_name, make_model, model_params, trusted_types
 
 # %% auto #0
 __all__ = ['RUN_MIME', 'evaluate', 'cross_validate_rmse', 'predict_latency_ms', 'TrainResult', 'fit_evaluate', 'plot_predictions',
-           'plot_residuals', 'feature_importance', 'plot_importance', 'start_run', 'log_result', 'runtime_requirements',
-           'end_run', 'log_predictions', 'quiet_mlflow', 'progress_writer', 'show_run']
+           'plot_residuals', 'feature_importance', 'plot_importance', 'start_run', 'without_registry_chatter',
+           'log_result', 'runtime_requirements', 'end_run', 'log_predictions', 'quiet_mlflow', 'progress_writer',
+           'show_run']
 
 # %% ../nbs/40_train.ipynb #c005
 def evaluate(y_true, y_pred, prefix: str = 'test_') -> dict:
@@ -188,6 +192,18 @@ def start_run(model: str, tracking_uri: str | None = None, experiment: str | Non
     return run
 
 # %% ../nbs/40_train.ipynb #c023
+_CHATTER = ('Registered model ', 'Created version ', 'Successfully registered model ')  # what MLflow prints on registering
+
+@contextlib.contextmanager
+def without_registry_chatter():
+    "Drop the lines MLflow prints straight to stderr when registering a model; pass every other line on"
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buf): yield
+    finally:
+        for line in buf.getvalue().splitlines(keepends=True):
+            if not line.startswith(_CHATTER): sys.stderr.write(line)
+
 def log_result(result: TrainResult, register: bool = True, # register the model as `california-housing`
                figures: dict | None = None, # name -> matplotlib figure to log under plots/
                importance: pd.Series | None = None) -> str | None:
@@ -210,11 +226,12 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
                 'feature_ranges': feature_ranges(result.X_train),
                 'trained_at': datetime.now(timezone.utc).isoformat(timespec='seconds'), 'metrics': result.metrics,
                 'test_predictions_summary': {q: float(np.quantile(result.y_pred, float(q))) for q in ('0.05', '0.25', '0.5', '0.75', '0.95')}}
-    info = mlflow.sklearn.log_model(result.pipeline, name='model', serialization_format='skops',
-                                    skops_trusted_types=trusted_types(result.pipeline),
-                                    signature=infer_signature(example, result.pipeline.predict(example)),
-                                    input_example=example, metadata=metadata, pip_requirements=runtime_requirements(result.pipeline),
-                                    registered_model_name=MODEL_NAME if register else None)
+    with without_registry_chatter():
+        info = mlflow.sklearn.log_model(result.pipeline, name='model', serialization_format='skops',
+                                        skops_trusted_types=trusted_types(result.pipeline),
+                                        signature=infer_signature(example, result.pipeline.predict(example)),
+                                        input_example=example, metadata=metadata, pip_requirements=runtime_requirements(result.pipeline),
+                                        registered_model_name=MODEL_NAME if register else None)
     record_digest(info); describe_training_run(result.model, result.seed)  # digest of the files for loading; source and note for the UI
     return str(info.registered_model_version) if register and info.registered_model_version is not None else None
 
@@ -251,8 +268,10 @@ def log_predictions(result: TrainResult):
 
 # %% ../nbs/40_train.ipynb #c029
 def quiet_mlflow():
-    "Show only warnings and errors from MLflow and alembic (its database migrations)"
+    "Show only warnings and errors from MLflow and alembic (its database migrations); no tqdm widget hint"
     import logging
+    import warnings
+    warnings.filterwarnings('ignore', message='IProgress not found')  # tqdm's notebook hint, through mlflow's import
     import mlflow  # noqa: F401  (mlflow sets its loggers up on import; set the level after)
     for name in ('mlflow', 'alembic'): logging.getLogger(name).setLevel(logging.WARNING)
 
