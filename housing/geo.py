@@ -96,7 +96,7 @@ def _input_names(est, input_features):
     if input_features is not None: return list(input_features)
     return FEATURES + [f'x{i}' for i in range(len(FEATURES), est.n_features_in_)]
 
-# %% ../nbs/05_geo.ipynb #c014
+# %% ../nbs/05_geo.ipynb #y014
 class NeighbourPrices(TransformerMixin, BaseEstimator):
     "Append price statistics of the k nearest training blocks; cross-fitted on training rows"
     def __init__(self, ks=(5, 10, 25, 50), # neighbourhood sizes
@@ -144,22 +144,26 @@ class NeighbourPrices(TransformerMixin, BaseEstimator):
 
     def _n_out(self): return 3 * len(self.ks) + 2
 
-    def get_feature_names_out(self, input_features=None):
-        names = list(_input_names(self, input_features))
-        for k in self.ks: names += [f'nb{k}_price', f'nb{k}_income_adjusted_price', f'nb{k}_km']
-        return np.array(names + ['nb_weighted_price', 'nb10_price_std'], dtype=object)
+# %% ../nbs/05_geo.ipynb #y016
+def _names_out(self, input_features=None):
+    names = list(_input_names(self, input_features))
+    for k in self.ks: names += [f'nb{k}_price', f'nb{k}_income_adjusted_price', f'nb{k}_km']
+    return np.array(names + ['nb_weighted_price', 'nb10_price_std'], dtype=object)
 
-    # the k-d tree is rebuilt from the stored points instead of being serialized (skops does not know it)
-    def _build(self): self._tree = _kdtree(self.points_)
+def _build(self): self._tree = _kdtree(self.points_)
 
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the live object keeps its tree
-        state.pop('_tree', None)
-        return state
+def _getstate(self):
+    state = dict(super(NeighbourPrices, self).__getstate__())  # a copy: the live object keeps its tree
+    state.pop('_tree', None)
+    return state
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if 'points_' in state: self._build()
+def _setstate(self, state):
+    super(NeighbourPrices, self).__setstate__(state)
+    if 'points_' in state: self._build()
+
+# the k-d tree is rebuilt from the stored points instead of being serialized (skops does not know it)
+NeighbourPrices.get_feature_names_out, NeighbourPrices._build = _names_out, _build
+NeighbourPrices.__getstate__, NeighbourPrices.__setstate__ = _getstate, _setstate
 
 def _kdtree(points):
     from scipy.spatial import cKDTree

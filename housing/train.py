@@ -191,7 +191,7 @@ def start_run(model: str, tracking_uri: str | None = None, experiment: str | Non
                      'housing.code_hash': code_hash()})
     return run
 
-# %% ../nbs/40_train.ipynb #c023
+# %% ../nbs/40_train.ipynb #x023
 _CHATTER = ('Registered model ', 'Created version ', 'Successfully registered model ')  # what MLflow prints on registering
 
 @contextlib.contextmanager
@@ -204,6 +204,7 @@ def without_registry_chatter():
         for line in buf.getvalue().splitlines(keepends=True):
             if not line.startswith(_CHATTER): sys.stderr.write(line)
 
+# %% ../nbs/40_train.ipynb #x025
 def log_result(result: TrainResult, register: bool = True, # register the model as `california-housing`
                figures: dict | None = None, # name -> matplotlib figure to log under plots/
                importance: pd.Series | None = None) -> str | None:
@@ -235,6 +236,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
     record_digest(info); describe_training_run(result.model, result.seed)  # digest of the files for loading; source and note for the UI
     return str(info.registered_model_version) if register and info.registered_model_version is not None else None
 
+# %% ../nbs/40_train.ipynb #x026
 def runtime_requirements(pipeline) -> list[str]:
     "Pinned requirements to load `pipeline` (given explicitly: MLflow's inference loads the model in a subprocess, ~10 s)"
     from importlib.metadata import version
