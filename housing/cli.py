@@ -96,6 +96,23 @@ def _cmd_sweep(ns):
     from housing.sweep import run_sweep
     return run_sweep(ns.model, n_trials=ns.trials, params=dict(_params(ns))) or 0
 
+# %% ../nbs/90_cli.ipynb #5d0ae6b9
+def _cmd_score(ns):
+    from housing.score import score
+    print(score(ns.input, ns.output, engine=ns.engine, master=ns.master, model_uri=ns.model_uri, chunk_rows=ns.chunk_rows)); return 0
+
+def _add_score(sub):
+    "The `score` verb: batch predictions for a file (its wiring in one place)"
+    h = 'predict every row of a Parquet or CSV file; rows that break the rules go to OUTPUT.rejects.csv'
+    sp = sub.add_parser('score', help=h, description=h); sp.set_defaults(fn=_cmd_score)
+    sp.add_argument('input', help='Parquet or CSV file with the columns MedInc, HouseAge, AveRooms, AveBedrms, Population, AveOccup, Latitude, Longitude')
+    sp.add_argument('output', help='Parquet to write: a file (pandas) or a directory of part files (spark); rejects beside it as <stem>.rejects.csv')
+    sp.add_argument('--engine', choices=['pandas', 'spark'], default='pandas', help='pandas: chunked, one process; spark: mlflow spark_udf (default: pandas)')
+    sp.add_argument('--master', default=None, help='Spark master URL for --engine spark: local[N], spark://HOST:PORT, yarn, k8s://... (default: local[*])')
+    sp.add_argument('--model-uri', default=None, help='model to score with (default: $HOUSING_MODEL_URI, else models:/california-housing@champion)')
+    sp.add_argument('--chunk-rows', type=int, default=100_000, help='rows per chunk for --engine pandas; memory grows with it (default: 100000)')
+    return sp
+
 # %% ../nbs/90_cli.ipynb #c008
 def build_parser() -> argparse.ArgumentParser:
     "The `housing` argument parser"
@@ -136,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--host', default='127.0.0.1', help='address to bind; 0.0.0.0 in a container'); sp.add_argument('--port', type=int, default=8501)
     sp = add('status', _cmd_status, 'terminal summary: champion, traffic, latency, drift')
     sp.add_argument('--width', type=int, default=80)
+    _add_score(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #c009
@@ -145,12 +163,13 @@ def main(argv=None) -> int:
     # OpenMP's default spin-waiting makes boosted trees 10x slower on a busy 2-core machine; passive waiting costs ~nothing.
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     from housing.data import DataError
+    from housing.errors import HousingError
     from housing.models import ModelConfigError
     from housing.tracking import ModelNotFound
     ns = build_parser().parse_args(argv)
     if not getattr(ns, 'fn', None): build_parser().print_help(); return 2
     try: return ns.fn(ns)
-    except (DataError, ModelConfigError, ModelNotFound, ValueError, FileNotFoundError) as e:
+    except (DataError, ModelConfigError, ModelNotFound, HousingError, ValueError, FileNotFoundError) as e:
         print(f'housing {ns.command}: error: {e}', file=sys.stderr); return 2
     except KeyboardInterrupt: return 130
 
