@@ -96,7 +96,7 @@ def _cmd_sweep(ns):
     from housing.sweep import run_sweep
     return run_sweep(ns.model, n_trials=ns.trials, params=dict(_params(ns))) or 0
 
-# %% ../nbs/90_cli.ipynb #5d0ae6b9
+# %% ../nbs/90_cli.ipynb #c007b
 def _cmd_score(ns):
     from housing.score import score
     print(score(ns.input, ns.output, engine=ns.engine, master=ns.master, model_uri=ns.model_uri, chunk_rows=ns.chunk_rows)); return 0

@@ -68,7 +68,7 @@ def postgres():
         run(bindir/'initdb', '-D', d/'data', '-U', 'housing', f'--pwfile={d/"pw"}', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8')
         run(bindir/'pg_ctl', '-D', d/'data', '-l', d/'server.log', '-w', '-t', '120', '-o', f'-p {port} -k {d} -h 127.0.0.1 -c fsync=off', 'start')
         run(bindir/'createdb', '-h', d, '-p', port, '-U', 'housing', 'mlflow')
-        yield f'postgresql://housing:{PASSWORD}@127.0.0.1:{port}/mlflow'
+        yield f'postgresql+psycopg2://housing:{PASSWORD}@127.0.0.1:{port}/mlflow'  # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3
     finally:
         subprocess.run(as_user + [str(bindir/'pg_ctl'), '-D', str(d/'data'), '-m', 'fast', '-w', 'stop'], capture_output=True, timeout=120)
         shutil.rmtree(d, ignore_errors=True)
