@@ -199,7 +199,7 @@ def _run(spark, mlflow, input, fmt, output, rejects, model_dir, version, master,
             problems.coalesce(1).write.csv(str(rej_tmp) + '.d', header=True, emptyValue='')
             try: _single_csv(Path(str(rej_tmp) + '.d'), rej_tmp)
             finally: shutil.rmtree(str(rej_tmp) + '.d', ignore_errors=True)
-        lines = sum(1 for _ in open(rejects)) - 1
+        with open(rejects) as f: lines = sum(1 for _ in f) - 1
     except HousingError: raise
     except Exception as e: raise _job_error(e, input, master) from None  # noqa: BLE001
     finally: result.unpersist()

@@ -28,7 +28,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 600.0) -> None:  # MLflow migrates a new database first
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None: raise RuntimeError(f'exited with {proc.returncode} before {url} answered:\n{log.read_text()[-3000:]}')
@@ -83,7 +83,8 @@ def tracking_server(postgres, tmp_path_factory):
     with open(log, 'w') as out:
         proc = subprocess.Popen([sys.executable, '-m', 'mlflow', 'server', '--backend-store-uri', postgres, '--serve-artifacts',
                                  '--artifacts-destination', str(d/'artifacts'), '--host', '127.0.0.1', '--port', str(port), '--workers', '1'],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=d)
+                                stdout=out, stderr=subprocess.STDOUT, cwd=d,
+                                env=dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION='false'))  # no job workers: tracking and registry only
     url = f'http://127.0.0.1:{port}'
     try:
         wait_http(f'{url}/health', proc, log)
