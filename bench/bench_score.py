@@ -4,7 +4,7 @@ The rows are real rows of the data set resampled with seeded noise, written as P
 generating them needs little memory either). Each run is the real command in its own process; its
 resident memory is sampled every 0.1 s and summed over the process and its children (Spark's JVM and
 Python workers included); CPU seconds are those of the finished process tree, which say more than the
-wall time on a shared machine. The pandas engine must stay under 2 GB on 10 million rows.
+wall time on a shared machine (sampled too, so a process's last 0.1 s may be missed). The pandas engine must stay under 2 GB on 10 million rows.
 """
 import argparse
 import json
@@ -43,39 +43,36 @@ def generate(path: Path, rows: int, seed: int = 0, slice_rows: int = 1_000_000) 
     return path
 
 
-def tree_rss(proc) -> int:
-    "Resident bytes of `proc` and all its children"
+def tree_sample(proc, cpu: dict) -> int:
+    "Resident bytes of `proc` and all its children; records each one's CPU seconds so far in `cpu` (pid -> seconds)"
     import psutil
     total = 0
     try: procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess: return 0
     for p in procs:
-        try: total += p.memory_info().rss
+        try:
+            with p.oneshot():
+                total += p.memory_info().rss
+                t = p.cpu_times()
+                cpu[p.pid] = t.user + t.system
         except psutil.NoSuchProcess: pass
     return total
-
-
-def children_cpu() -> float:
-    "CPU seconds (user + system) of the finished children waited for so far"
-    import resource
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def run_score(inp: Path, out: Path, engine: str, master: str, env: dict) -> dict:
     "One `housing score` run: wall seconds, CPU seconds and peak resident memory of its process tree"
     import psutil
     cmd = [str(HOUSING), 'score', str(inp), str(out), '--engine', engine] + (['--master', master] if engine == 'spark' else [])
-    t0, cpu0 = time.perf_counter(), children_cpu()
+    t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    ps, peak = psutil.Process(p.pid), 0
+    ps, peak, cpu = psutil.Process(p.pid), 0, {}
     while p.poll() is None:
-        peak = max(peak, tree_rss(ps))
+        peak = max(peak, tree_sample(ps, cpu))
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     stdout, stderr = p.communicate()
     if p.returncode != 0: raise SystemExit(f'{" ".join(cmd)} failed ({p.returncode}):\n{stderr[-3000:]}')
-    return dict(engine=engine, wall_s=wall, cpu_s=children_cpu() - cpu0, peak_mb=peak / 2**20, report=stdout.strip())
+    return dict(engine=engine, wall_s=wall, cpu_s=sum(cpu.values()), peak_mb=peak / 2**20, report=stdout.strip())
 
 
 def temp_store(d: Path, model: str) -> str:
