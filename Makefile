@@ -20,7 +20,7 @@ readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
 
-.PHONY: bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+.PHONY: bench-score bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
 
 help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -87,6 +87,9 @@ bench-api: $(STAMP) ## housing serve vs mlflow models serve on the champion, loo
 
 bench-inference: $(STAMP) ## per-row predict latency of the champion, its features and its model (budget 2 ms)
 	$(BIN)/python bench/bench_inference.py
+
+bench-score: $(STAMP) ## housing score on 1 and 10 million generated rows, pandas vs spark (local[2]): rows/s, peak memory
+	$(BIN)/python bench/bench_score.py $(if $(wildcard mlflow.db),,--temp-store)
 
 sweep: $(STAMP) ## Optuna sweep of one model as nested MLflow runs (MODEL=lightgbm_geo TRIALS=12)
 	$(BIN)/housing sweep $(or $(MODEL),lightgbm_geo) --trials $(or $(TRIALS),12)

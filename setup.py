@@ -17,6 +17,7 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+spark_requirements = shlex.split(cfg.get('spark_requirements', ''))  # `housing score --engine spark`
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -31,7 +32,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['housing', 'housing.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements + spark_requirements, 'spark': spark_requirements},  # dev: the Spark tests run in CI
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'monitor', 'status', 'dashboard', 'export_model',
-           'docs', 'config', 'build_parser', 'main']
+           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'dashboard',
+           'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -206,7 +206,19 @@ def simulate(*, rows: int = 1000, # rows of traffic to send
     from housing.simulate import simulate as _simulate
     _simulate(rows=rows, scenario=scenario, api=api, direct=direct, seed=seed); return 0
 
-# %% ../nbs/90_cli.ipynb #c022
+# %% ../nbs/90_cli.ipynb #c023
+@verb('serve')
+def score(input: str, # Parquet or CSV file with the columns MedInc, HouseAge, AveRooms, AveBedrms, Population, AveOccup, Latitude, Longitude
+          output: str, # Parquet to write: a file (pandas) or a directory of part files (spark); rejects beside it as <stem>.rejects.csv
+          *, engine: str = 'pandas', # pandas (chunked, one process) or spark (mlflow spark_udf)
+          master: str = None, # Spark master URL for --engine spark: local[N], spark://HOST:PORT, yarn, k8s://... (default: local[*])
+          model_uri: str = None, # model to score with (default: $HOUSING_MODEL_URI, else the champion alias)
+          chunk_rows: int = 100_000): # rows per chunk for --engine pandas; memory grows with it
+    "predict every row of a Parquet or CSV file; rows that break the rules go to a rejects file"
+    from housing.score import score as _score
+    print(_score(input, output, engine=engine, master=master, model_uri=model_uri, chunk_rows=chunk_rows)); return 0
+
+# %% ../nbs/90_cli.ipynb #c024
 @verb('monitor')
 def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8601, or a duration ago such as 24h
             until: str = None, # end of the log window, same forms (default: now)
@@ -231,7 +243,7 @@ def dashboard(*, host: str = '127.0.0.1', # address to bind; 0.0.0.0 in a contai
     from housing.dashboard import dashboard as _dashboard
     return _dashboard(port=port, host=host) or 0
 
-# %% ../nbs/90_cli.ipynb #c024
+# %% ../nbs/90_cli.ipynb #c026
 @verb('deliver')
 def export_model(dest: str, # directory to create
                  *, model_uri: str = None, # registered model to copy (default: the champion)
@@ -263,7 +275,7 @@ def config():
     print('\nEach variable overrides its default; `housing VERB --help` options override the variable.')
     return 0
 
-# %% ../nbs/90_cli.ipynb #c026
+# %% ../nbs/90_cli.ipynb #c028
 def build_parser() -> argparse.ArgumentParser:
     "The `housing` argument parser: one sub-command per registered verb"
     lines = []
@@ -277,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, fn) in VERBS.items(): add_verb(sub, name, fn)
     return p
 
-# %% ../nbs/90_cli.ipynb #c028
+# %% ../nbs/90_cli.ipynb #c030
 def main(argv=None) -> int:
     "Entry point of the `housing` console script; returns the exit status"
     import os
@@ -291,5 +303,5 @@ def main(argv=None) -> int:
         print(f'housing {ns.command}: error: {e}', file=sys.stderr); return 2
     except KeyboardInterrupt: return 130
 
-# %% ../nbs/90_cli.ipynb #c033
+# %% ../nbs/90_cli.ipynb #c035
 def _entry(): sys.exit(main())
