@@ -177,21 +177,7 @@ def estimator_libraries(model) -> list[str]:
     walk(model)
     return sorted(out)
 
-# %% ../nbs/03_models.ipynb #c017
-def check_trusted(untrusted: list[str]) -> list[str]:
-    "`untrusted` (types skops does not trust by default) if the catalogue declares every one of them, else `ModelConfigError`"
-    declared = {'housing.estimators.ClippedRegressor', *(t for ts in TRUSTED_STEP_TYPES.values() for t in ts),
-                *(t for ts in TRUSTED_ESTIMATOR_TYPES.values() for t in ts)}
-    bad = sorted(set(untrusted) - declared)
-    if bad: raise ModelConfigError(f'model contains types the catalogue does not declare (TRUSTED_*_TYPES in housing.models): {bad}')
-    return list(untrusted)
-
-def trusted_types(model) -> list[str]:
-    "Types in `model` that skops does not trust by default, checked to come from libraries we use"
-    import skops.io as sio
-    return check_trusted(sio.get_untrusted_types(data=sio.dumps(model)))
-
-# %% ../nbs/03_models.ipynb #c020
+# %% ../nbs/03_models.ipynb #tt001
 TRUSTED_STEP_TYPES = {'ratios': ('housing.features.RatioFeatures',), 'scale': (), 'geo': ('housing.geo.GeoFeatures',),
                       'neighbours': ('housing.geo.NeighbourPrices',)}  # feature step -> its types skops does not trust by default
 TRUSTED_ESTIMATOR_TYPES = {  # estimator ('module:Class') -> types its fitted state holds beyond skops' defaults
@@ -207,6 +193,21 @@ TRUSTED_ESTIMATOR_TYPES = {  # estimator ('module:Class') -> types its fitted st
                                            'sklearn.linear_model._base.LinearRegression'),
 }
 
+# %% ../nbs/03_models.ipynb #c017
+def check_trusted(untrusted: list[str]) -> list[str]:
+    "`untrusted` (types skops does not trust by default) if the catalogue declares every one of them, else `ModelConfigError`"
+    declared = {'housing.estimators.ClippedRegressor', *(t for ts in TRUSTED_STEP_TYPES.values() for t in ts),
+                *(t for ts in TRUSTED_ESTIMATOR_TYPES.values() for t in ts)}
+    bad = sorted(set(untrusted) - declared)
+    if bad: raise ModelConfigError(f'model contains types the catalogue does not declare (TRUSTED_*_TYPES in housing.models): {bad}')
+    return list(untrusted)
+
+def trusted_types(model) -> list[str]:
+    "Types in `model` that skops does not trust by default, checked to come from libraries we use"
+    import skops.io as sio
+    return check_trusted(sio.get_untrusted_types(data=sio.dumps(model)))
+
+# %% ../nbs/03_models.ipynb #c020
 def catalogue_trusted_types(name: str) -> list[str]: # catalogue model name
     "The types a fitted catalogue model `name` may hold beyond skops' defaults, declared here (never read from a file)"
     spec = check_model_name(name)
