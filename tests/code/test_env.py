@@ -4,7 +4,6 @@ settings.ini holds the ranges: `requirements` (the core, what `housing serve` ne
 pip extra (dashboard, notebooks, server, ...) and `dev_requirements`. requirements/*.lock (`make lock`) pin them with
 hashes; the images and make's .venv install from the locks."""
 import re
-import shlex
 import sys
 from configparser import ConfigParser
 from pathlib import Path
