@@ -181,9 +181,9 @@ start() {
   "${PC[@]}" up -d --no-build postgres >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
   wait_healthy postgres 120
   "${PC[@]}" up -d --no-build mlflow >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
-  wait_healthy mlflow 180
+  wait_healthy mlflow 300
   "${PC[@]}" up -d --no-build >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
-  wait_healthy dashboard 180
+  wait_healthy dashboard 300
   wait_healthy prometheus 120
   say "stack up (the API is healthy once a champion exists: after \`$0 train\`)"
 }
