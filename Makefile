@@ -20,15 +20,18 @@ readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
 
-.PHONY: bench-score bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+.PHONY: lock stack-test bench-score bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
 
 help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): settings.ini setup.py
+# the exact, hash-checked dev set from requirements/dev.lock (`make lock` regenerates it from settings.ini), then the
+# package itself without dependencies: every machine and CI get the same versions
+$(STAMP): requirements/dev.lock settings.ini setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (housing)" >/dev/null
 	@touch $@
 
@@ -100,6 +103,15 @@ bench-monitor: $(STAMP) ## drift report end to end (papermill): full reference v
 .PHONY: bench-drift
 bench-drift: $(STAMP) ## drift calibration: false alarms per window size, detection per scenario (20 seeds)
 	$(BIN)/python bench/bench_drift.py
+
+LOCK_TOOLS ?= $(or $(TMPDIR),/tmp)/housing-lock-tools
+UV_VERSION := 0.13.9
+lock: ## regenerate requirements/*.lock (exact versions + hashes) from settings.ini's ranges with uv
+	@test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(PYTHON) requirements/lock.py --uv $(LOCK_TOOLS)/bin/uv
+
+stack-test: $(STAMP) ## build the images and run the compose stack for real (podman; root), then tear it down
+	HOUSING_STACK_PYTHON=$(abspath $(BIN)/python) bash docker/stack_test.sh all
 
 clean: ## remove generated artefacts (keeps .venv, data/raw and the MLflow store)
 	rm -rf reports/runs reports/drift reports/index.html reports/leaderboard.html reports/leaderboard.md reports/pipeline_timing.json _docs _proc

@@ -16,8 +16,10 @@ licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache S
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 requirements = shlex.split(cfg.get('requirements', ''))
-dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
-spark_requirements = shlex.split(cfg.get('spark_requirements', ''))  # `housing score --engine spark`
+# every `NAME_requirements` key but `dev_requirements` is the extra `NAME` (dashboard, notebooks, server, ...);
+# `[dev]` is all of them plus the dev tools, so `pip install -e '.[dev]'` is the whole working environment
+extras = {k[:-len('_requirements')]: shlex.split(v) for k, v in cfg.items() if k.endswith('_requirements') and k != 'dev_requirements'}
+extras['dev'] = [r for v in extras.values() for r in v] + shlex.split(cfg.get('dev_requirements', ''))
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -32,7 +34,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['housing', 'housing.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements + spark_requirements, 'spark': spark_requirements},  # dev: the Spark tests run in CI
+    extras_require=extras,
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

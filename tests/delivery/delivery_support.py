@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -122,7 +123,8 @@ def container_env(image: Image, paths: dict, extra: dict | None = None) -> dict:
     env = {k: os.environ[k] for k in ('HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'PYTHONPATH', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE') if k in os.environ}
     for k, v in image.env.items():
         if k == 'PATH': v = v.replace('$PATH', os.environ.get('PATH', '/usr/bin:/bin'))
-        for src in sorted(paths, key=len, reverse=True): v = v.replace(src, paths[src])
+        for src in sorted(paths, key=len, reverse=True):  # whole path components only: /mlflow, not /mlflow.db
+            v = re.sub(re.escape(src) + r'(?=/|:|$)', lambda _m, d=paths[src]: d, v)
         env[k] = v
     env.update(extra or {})
     return env

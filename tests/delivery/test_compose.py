@@ -1,4 +1,4 @@
-"""Delivery tests: docker-compose.yml is a valid Compose file wiring mlflow, api, dashboard and prometheus together.
+"""Delivery tests: docker-compose.yml is a valid Compose file wiring postgres, mlflow, api, dashboard and prometheus together.
 
 `docker compose config` needs the compose plugin, which this machine's Docker client lacks (and there is no engine):
 the file is checked against the Compose Specification's JSON schema (check-jsonschema's vendored copy, offline)
@@ -13,7 +13,7 @@ import pytest
 
 from delivery_support import COMPOSE, ROOT, compose, image_config
 
-SERVICES = {'mlflow', 'api', 'dashboard', 'prometheus'}
+SERVICES = {'postgres', 'mlflow', 'api', 'dashboard', 'prometheus'}
 CONDITIONS = {'service_started', 'service_healthy', 'service_completed_successfully'}
 CHECK_JSONSCHEMA = shutil.which('check-jsonschema') or str(Path(sys.executable).parent/'check-jsonschema')
 
@@ -52,6 +52,7 @@ def test_dependencies_start_in_order_with_conditions():
         for dep, spec in (s.get('depends_on') or {}).items():
             assert dep in services, f'{name} depends on unknown service {dep}'
             assert spec.get('condition') in CONDITIONS, f'{name} -> {dep}: a condition'
+    assert services['mlflow']['depends_on']['postgres']['condition'] == 'service_healthy'
     assert services['api']['depends_on']['mlflow']['condition'] == 'service_healthy'
     assert services['dashboard']['depends_on']['mlflow']['condition'] == 'service_healthy'
     assert 'api' in services['dashboard']['depends_on'] and 'api' in services['prometheus']['depends_on']
@@ -63,7 +64,8 @@ def test_logs_and_reports_live_on_named_volumes_where_the_images_write_them():
     mounts = {name: dict(v.split(':')[:2][::-1] for v in s.get('volumes', []) if not v.startswith(('.', '$'))) for name, s in c['services'].items()}
     assert mounts['api']['/app/logs'] == 'logs' and mounts['dashboard']['/app/logs'] == 'logs'
     assert mounts['dashboard']['/app/reports'] == 'reports' and mounts['mlflow']['/mlflow'] == 'mlflow-store'
-    assert {'logs', 'reports', 'mlflow-store'} <= set(c['volumes'])
+    assert mounts['postgres']['/var/lib/postgresql/data'] == 'postgres-data'
+    assert {'logs', 'reports', 'mlflow-store', 'postgres-data'} <= set(c['volumes'])
     log = c['services']['api']['environment']['HOUSING_PREDICTION_LOG']
     assert log == api_env['HOUSING_PREDICTION_LOG'] and log.startswith('/app/logs/')
     assert c['services']['dashboard']['environment']['HOUSING_PREDICTION_LOG'] == log  # the dashboard reads what the API writes
@@ -92,8 +94,47 @@ def test_services_reach_each_other_by_service_name_and_publish_on_loopback_only(
     assert './docker/prometheus.yml:/etc/prometheus/prometheus.yml:ro' in s['prometheus']['volumes']
 
 
+SECRET_REF = r'\$\{[A-Z_]+(:-|:\?[^}]*)?\}'  # ${VAR}, ${VAR:-} or ${VAR:?message}: from the environment
+
+
 def test_no_secret_values_in_the_compose_file():
     for name, svc in compose()['services'].items():
         for k, v in (svc.get('environment') or {}).items():
             if re.search(r'KEY|TOKEN|SECRET|PASSWORD', k):
-                assert re.fullmatch(r'\$\{[A-Z_]+(:-)?\}', str(v)), f'{name}.{k} must come from the environment, not the file'
+                assert re.fullmatch(SECRET_REF, str(v)), f'{name}.{k} must come from the environment, not the file'
+            if re.search(r'://[^/@\s]+:[^/@\s]+@', str(v)):  # credentials inside a URL: the password part too
+                assert re.search(r'://[^/@\s:]+:' + SECRET_REF + '@', str(v)), f'{name}.{k}: a password in the file'
+
+
+def test_mlflow_keeps_its_registry_in_postgres_and_the_admin_token_is_required():
+    s = compose()['services']
+    uri = s['mlflow']['environment']['MLFLOW_BACKEND_STORE_URI']
+    assert re.fullmatch(r'postgresql\+psycopg2://mlflow:\$\{HOUSING_POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432/mlflow', uri), uri
+    assert s['postgres']['environment']['POSTGRES_PASSWORD'].startswith('${HOUSING_POSTGRES_PASSWORD:?')
+    # the admin routes (/model/reload) are open when HOUSING_ADMIN_TOKEN is empty: `up` refuses to start without it
+    assert s['api']['environment']['HOUSING_ADMIN_TOKEN'].startswith('${HOUSING_ADMIN_TOKEN:?')
+
+
+def test_the_api_runs_two_workers_and_the_dashboard_calls_it_with_the_key():
+    s = compose()['services']
+    cmd = s['api']['command']
+    assert cmd[:2] == ['housing', 'serve'] and cmd[cmd.index('--workers') + 1] == '2'
+    assert cmd[cmd.index('--port') + 1] == image_config(ROOT/'docker'/'Dockerfile.api', 'api').expose[0]
+    env = s['dashboard']['environment']
+    assert env['HOUSING_API_URL'] == 'http://api:8000' and env['HOUSING_API_KEY'] == s['api']['environment']['HOUSING_API_KEY']
+
+
+def test_host_ports_are_configurable():
+    for name, svc in compose()['services'].items():
+        for p in svc.get('ports', []):
+            assert re.fullmatch(r'127\.0\.0\.1:\$\{HOUSING_[A-Z]+_PORT:-\d+\}:\d+', str(p)), f'{name}: {p}'
+
+
+def test_the_train_job_trains_the_configured_models_then_promotes_from_the_mounted_data():
+    t = compose()['services']['train']
+    assert t['profiles'] == ['train'] and t['restart'] == 'no'
+    script = ' '.join(t['command'])
+    assert 'housing train' in script and script.rstrip().endswith('housing promote') and 'HOUSING_TRAIN_MODELS' in script
+    assert t['environment']['HOUSING_TRAIN_MODELS'] == '${HOUSING_TRAIN_MODELS:-linear}'
+    assert t['environment']['MLFLOW_TRACKING_URI'] == 'http://mlflow:5000'
+    assert any(v.endswith(':' + t['environment']['HOUSING_RAW_DATA'] + ':ro') for v in t['volumes'])

