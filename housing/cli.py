@@ -76,6 +76,13 @@ def _cmd_serve(ns):
     serve(host=ns.host, port=ns.port, workers=ns.workers, model_uri=ns.model_uri, microbatch=ns.microbatch)
     return 0
 
+def _cmd_log_prune(ns):
+    import time
+    from housing.monitor import parse_duration
+    from housing.predlog import prune_log
+    n_pred, n_req = prune_log(ns.path, before=time.time() - parse_duration(ns.older_than))
+    print(f'deleted {n_pred} predictions and {n_req} requests older than {ns.older_than}'); return 0
+
 def _cmd_monitor(ns):
     from housing.monitor import run_monitor
     return run_monitor(since=ns.since, until=ns.until, current=ns.current, fail_on_alert=ns.fail_on_alert, window=ns.window)
@@ -134,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--seed', type=int, default=0)
     sp = add('dashboard', _cmd_dashboard, 'start the Streamlit dashboard')
     sp.add_argument('--host', default='127.0.0.1', help='address to bind; 0.0.0.0 in a container'); sp.add_argument('--port', type=int, default=8501)
+    sp = add('log', None, 'prediction log maintenance: `housing log prune --older-than 30d`')
+    pp = sp.add_subparsers(dest='log_command', metavar='ACTION').add_parser('prune', help='delete log rows older than a duration')
+    pp.set_defaults(fn=_cmd_log_prune); pp.add_argument('--older-than', required=True, help='e.g. 30d, 12h')
+    pp.add_argument('--path', default=None, help='log file (default: $HOUSING_PREDICTION_LOG)')
     sp = add('status', _cmd_status, 'terminal summary: champion, traffic, latency, drift')
     sp.add_argument('--width', type=int, default=80)
     return p
