@@ -43,7 +43,7 @@ class Server:
         self.proc = subprocess.Popen([str(HOUSING), 'serve', '--port', str(self.port), *args], env=e,  # nosec B603
                                      stdout=open(self.out, 'w'), stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait_ready(self, timeout: float = 120) -> dict:
+    def wait_ready(self, timeout: float = 400) -> dict:  # two workers each loading MLflow take minutes on a loaded machine
         t = time.monotonic()
         while time.monotonic() - t < timeout:
             if self.proc.poll() is not None:
