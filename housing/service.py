@@ -55,7 +55,7 @@ class Service:
         self.routes: dict = {}
         self.Batch = batch_model(settings.max_batch)
         self.reload_lock = asyncio.Lock()
-        self.pool, self.in_flight = model_pool(), InFlight(settings.max_in_flight)
+        self.pool, self.in_flight = model_pool(settings.model_threads), InFlight(settings.max_in_flight)
         self.generation_file = Path(settings.serve_dir)/'reload-generation' if settings.serve_dir else None
         self.generation = self.read_generation()
         self.owns_log, self.log, self.log_error = not isinstance(prediction_log, PredictionLog), None, None
