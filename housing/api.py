@@ -312,7 +312,7 @@ def create_app(model=None, # a `LoadedModel` to serve instead of loading `model_
 
     @asynccontextmanager
     async def lifespan(app):
-        svc.open_log()  # a no-op unless a previous shutdown closed it
+        svc.open()  # a no-op unless a previous shutdown closed the log and the model thread
         gc.collect(); gc.freeze()  # the model and the libraries live as long as the process: keep them out of GC passes
         follower = asyncio.create_task(svc.follow_reloads()) if svc.generation_file else None
         yield

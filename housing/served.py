@@ -137,9 +137,12 @@ def _start(self: MicroBatcher, loop):
     if snap is None:
         for _, f in items: f.set_exception(self.no_model())
         return
-    self.busy = True
     X = np.array([x for x, _ in items])
-    call = loop.run_in_executor(self.executor, snap.predict_rows, X)
+    try: call = loop.run_in_executor(self.executor, snap.predict_rows, X)
+    except RuntimeError as e:  # the executor is shut down: fail these rows, never leave them waiting
+        for _, f in items: f.set_exception(UnavailableError(f'model thread unavailable ({e})', retry_after=1))
+        return
+    self.busy = True
     call.add_done_callback(lambda c: self._done(loop, items, snap, c))
 
 @patch
