@@ -95,15 +95,14 @@ def _add_prediction_routes(app: FastAPI, svc: Service):
     async def predict(request: Request):
         "Predict MedHouseVal for one row of the 8 features"
         batcher = svc.batcher
-        if batcher is not None: batcher.reading += 1
-        try:
-            _gate(svc, request)
+        _gate(svc, request)
+        with svc.in_flight:  # shed before the body is even read: a refusal must cost next to nothing
+            if batcher is not None: batcher.reading += 1
             try: x = validate_row(await request.body())
             except ValidationError as e: raise _rejected(e, s.max_batch) from None
-        finally:
-            if batcher is not None: batcher.reading -= 1
-        ctx = request.scope['housing']
-        with svc.in_flight:
+            finally:
+                if batcher is not None: batcher.reading -= 1
+            ctx = request.scope['housing']
             if batcher is not None: y, snap = await _within(svc, batcher.submit(x))
             else:
                 snap = svc.require()
@@ -127,10 +126,10 @@ def _add_batch_route(app: FastAPI, svc: Service):
     async def predict_batch(request: Request):
         "Predict up to HOUSING_MAX_BATCH rows; a bad row is reported by its index and field"
         _gate(svc, request)
-        try: X = validate_batch(await request.body(), s.max_batch)
-        except ValidationError as e: raise _rejected(e, s.max_batch) from None
-        ctx, n = request.scope['housing'], len(X)
         with svc.in_flight:
+            try: X = validate_batch(await request.body(), s.max_batch)
+            except ValidationError as e: raise _rejected(e, s.max_batch) from None
+            ctx, n = request.scope['housing'], len(X)
             snap = svc.require()
             yarr = await _within(svc, asyncio.get_running_loop().run_in_executor(svc.pool, snap.predict_rows, X))
             y, mask = yarr.tolist(), snap.ood_mask(X)
@@ -313,7 +312,7 @@ def create_app(model=None, # a `LoadedModel` to serve instead of loading `model_
 
     @asynccontextmanager
     async def lifespan(app):
-        svc.open_log()  # a no-op unless a previous shutdown closed it
+        svc.open()  # a no-op unless a previous shutdown closed the log and the model thread
         gc.collect(); gc.freeze()  # the model and the libraries live as long as the process: keep them out of GC passes
         follower = asyncio.create_task(svc.follow_reloads()) if svc.generation_file else None
         yield

@@ -16,7 +16,7 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'dashboard',
+           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log', 'dashboard',
            'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
@@ -235,6 +235,19 @@ def status(*, width: int = 80): # maximum line length
     "terminal summary: champion, traffic, latency, drift"
     from housing.status import status_text
     print(status_text(width=width)); return 0
+
+@verb('monitor')
+def log(action: str, # what to do with the prediction log: prune
+        *, older_than: str = None, # with prune: delete rows older than this duration, e.g. 30d or 12h
+        path: str = None): # log file (default: $HOUSING_PREDICTION_LOG)
+    "prediction log maintenance: `housing log prune --older-than 30d`"
+    import time
+    from housing.monitor import parse_duration
+    from housing.predlog import prune_log
+    if action != 'prune': raise InputError(f'log action {action!r}: expected prune')
+    if not older_than: raise InputError('log prune needs --older-than, e.g. --older-than 30d')
+    n_pred, n_req = prune_log(path, before=time.time() - parse_duration(older_than))
+    print(f'deleted {n_pred} predictions and {n_req} requests older than {older_than}'); return 0
 
 @verb('monitor')
 def dashboard(*, host: str = '127.0.0.1', # address to bind; 0.0.0.0 in a container

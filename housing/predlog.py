@@ -281,15 +281,12 @@ def close(self: PredictionLog):
     self._thread.join(timeout=60)
 
 # %% ../nbs/10_predlog.ipynb #c023
-def _identity(path: Path):
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
+def _identity(path: Path): return (st := os.stat(path)).st_dev, st.st_ino
 
 @patch
 def _drop(self: PredictionLog):
-    if self._con is not None:
-        try: self._con.close()
-        except sqlite3.Error: pass
+    try: self._con is not None and self._con.close()
+    except sqlite3.Error: pass
     self._con = None
 
 @patch
@@ -332,9 +329,15 @@ def _commit(self: PredictionLog, writes: list) -> LogError | None:
         if preds: _insert_many(con, 'predictions', PREDICTION_COLUMNS, preds)
         if reqs: _insert_many(con, 'requests', REQUEST_COLUMNS, reqs)
     err = self._transaction(work)
-    if err is not None: self.failures += 1; self.last_error = str(err).split(': write failed ', 1)[-1]
+    if err is not None: self.failures += 1; self.last_error = str(err).split(': write failed (', 1)[-1].removesuffix(')')
     else: self.commits += 1; self.rows_written += len(preds); self.last_error = None
     return err
+
+_MIN_ROOM = 1 << 20  # bytes free on the log's disk before a failing log counts as healed
+
+def _room(path: Path) -> int:
+    try: return (st := os.statvfs(path.parent)).f_bavail * st.f_frsize
+    except OSError: return 0
 
 def _delete_before(con, before: float) -> tuple[int, int]:
     return tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
@@ -343,9 +346,9 @@ def _delete_before(con, before: float) -> tuple[int, int]:
 def _maintain(self: PredictionLog):
     "Heartbeat while failing (heals `last_error` once a write works again); hourly retention"
     now = time.time()
-    if self.last_error is not None:
+    if self.last_error is not None:  # healed when a write works and the disk has room for more than a heartbeat
         hb = lambda con: con.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat', ?)", (str(now),))
-        if not isinstance(self._transaction(hb), LogError): self.last_error = None
+        if not isinstance(self._transaction(hb), LogError) and _room(self.path) >= _MIN_ROOM: self.last_error = None
     if self.retention_s > 0 and now >= self._next_prune and self.last_error is None:
         out = self._transaction(lambda con: _delete_before(con, now - self.retention_s))
         if not isinstance(out, Exception): self.pruned += sum(out)

@@ -137,9 +137,12 @@ def _start(self: MicroBatcher, loop):
     if snap is None:
         for _, f in items: f.set_exception(self.no_model())
         return
-    self.busy = True
     X = np.array([x for x, _ in items])
-    call = loop.run_in_executor(self.executor, snap.predict_rows, X)
+    try: call = loop.run_in_executor(self.executor, snap.predict_rows, X)
+    except RuntimeError as e:  # the executor is shut down: fail these rows, never leave them waiting
+        for _, f in items: f.set_exception(UnavailableError(f'model thread unavailable ({e})', retry_after=1))
+        return
+    self.busy = True
     call.add_done_callback(lambda c: self._done(loop, items, snap, c))
 
 @patch
@@ -155,6 +158,12 @@ def _done(self: MicroBatcher, loop, items, snap, call):
     if self.items: self._start(loop)
 
 # %% ../nbs/13_served.ipynb #c023
-def model_pool() -> ThreadPoolExecutor:
-    "The one-thread pool a worker's model calls run in"
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix='housing-model')
+def _limit_native_threads(threads: int):
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)  # OpenMP's thread count is per calling thread: set it in the thread that predicts
+    except ImportError: pass
+
+def model_pool(threads: int = 1) -> ThreadPoolExecutor: # OpenMP/BLAS threads one model call may use (`HOUSING_MODEL_THREADS`)
+    "The one-thread pool a worker's model calls run in, its native thread pools limited to `threads`"
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix='housing-model', initializer=_limit_native_threads, initargs=(threads,))

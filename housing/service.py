@@ -55,7 +55,7 @@ class Service:
         self.routes: dict = {}
         self.Batch = batch_model(settings.max_batch)
         self.reload_lock = asyncio.Lock()
-        self.pool, self.in_flight = model_pool(), InFlight(settings.max_in_flight)
+        self.pool, self.in_flight = model_pool(settings.model_threads), InFlight(settings.max_in_flight)
         self.generation_file = Path(settings.serve_dir)/'reload-generation' if settings.serve_dir else None
         self.generation = self.read_generation()
         self.owns_log, self.log, self.log_error = not isinstance(prediction_log, PredictionLog), None, None
@@ -119,9 +119,17 @@ def open_log(self: Service):
     except LogError as e: self.log, self.log_error = None, mask_uri(str(e))
 
 @patch
+def open(self: Service):
+    "(Re)open what a shutdown closed: the log this service owns, and the model thread"
+    self.open_log()
+    if self.pool is None:
+        self.pool = model_pool(self.settings.model_threads)
+        if self.batcher is not None: self.batcher.executor = self.pool
+
+@patch
 def close(self: Service):
     if self.owns_log and self.log is not None: self.log.close()
-    self.pool.shutdown(wait=False)
+    if self.pool is not None: self.pool.shutdown(wait=False); self.pool = None
     self.metrics.close()
 
 # %% ../nbs/15_service.ipynb #c009

@@ -43,7 +43,7 @@ class Server:
         self.proc = subprocess.Popen([str(HOUSING), 'serve', '--port', str(self.port), *args], env=e,  # nosec B603
                                      stdout=open(self.out, 'w'), stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait_ready(self, timeout: float = 120) -> dict:
+    def wait_ready(self, timeout: float = 400) -> dict:  # two workers each loading MLflow take minutes on a loaded machine
         t = time.monotonic()
         while time.monotonic() - t < timeout:
             if self.proc.poll() is not None:
@@ -69,8 +69,8 @@ def post_bytes(port: int, path: str, body: bytes, headers: dict | None = None) -
             f'Content-Length: {len(body)}\r\n\r\n').encode() + body
 
 
-async def _client(port: int, requests: list[bytes], out: list, deadline: float | None):
-    "One keep-alive connection sending `requests` in turn; appends (status, parsed body) per answer"
+async def _client(port: int, requests: list[bytes], out: list, deadline: float | None, backoff: float = 0):
+    "One keep-alive connection sending `requests` in turn; appends (status, parsed body) per answer; waits `backoff` s after a 503"
     try: reader, writer = await asyncio.open_connection(HOST, port)
     except OSError as e:
         out.append((None, repr(e))); return
@@ -85,6 +85,7 @@ async def _client(port: int, requests: list[bytes], out: list, deadline: float |
                 if line.lower().startswith(b'content-length:'): length = int(line.split(b':', 1)[1])
             body = await reader.readexactly(length)
             out.append((status, json.loads(body) if body else None))
+            if status == 503 and backoff: await asyncio.sleep(backoff)
     except (ConnectionError, asyncio.IncompleteReadError) as e:
         out.append((None, repr(e)))
     finally:
@@ -97,11 +98,11 @@ def requests_cycle(port: int, path: str, objs: list, n: int):
     return islice(cycle(built), n)
 
 
-def hammer(port: int, per_client: list, seconds: float | None = None, timeout: float = 300) -> list:
-    "Run one client per list of requests concurrently; every answer as (status, body)"
+def hammer(port: int, per_client: list, seconds: float | None = None, timeout: float = 300, backoff: float = 0) -> list:
+    "Run one client per list of requests concurrently; every answer as (status, body); `backoff`: seconds a client waits after a 503"
     async def run():
         outs = [[] for _ in per_client]
         deadline = time.monotonic() + seconds if seconds else None
-        await asyncio.wait_for(asyncio.gather(*[_client(port, reqs, o, deadline) for reqs, o in zip(per_client, outs)]), timeout)
+        await asyncio.wait_for(asyncio.gather(*[_client(port, reqs, o, deadline, backoff) for reqs, o in zip(per_client, outs)]), timeout)
         return [x for o in outs for x in o]
     return asyncio.run(run())

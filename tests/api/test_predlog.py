@@ -179,3 +179,13 @@ def test_group_commit_keeps_logging_cheap(tmp_path):
         commits = log.commits
     assert len(read_predictions(tmp_path/'log.db')) == 5000
     assert commits < 5000 and elapsed < 30, (commits, elapsed)
+
+
+def test_housing_log_prune_deletes_rows_older_than_a_duration(tmp_path, capsys):
+    from housing.cli import main
+    with PredictionLog(tmp_path/'log.db') as log:
+        log.write([prow(0, ts=time.time() - 40 * 86400), prow(1)])
+    assert main(['log', 'prune', '--older-than', '30d', '--path', str(tmp_path/'log.db')]) == 0
+    assert 'deleted 1 predictions and 0 requests older than 30d' in capsys.readouterr().out
+    assert read_predictions(tmp_path/'log.db').request_id.tolist() == ['r1']
+    assert main(['log', 'prune', '--older-than', 'soon', '--path', str(tmp_path/'log.db')]) == 2

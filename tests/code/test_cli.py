@@ -9,7 +9,7 @@ HOUSING = Path(sys.executable).parent/'housing'
 def test_help_lists_every_verb_under_its_group():
     out = subprocess.run([HOUSING, '--help'], capture_output=True, text=True, check=True).stdout
     groups = {'train and choose models': ('models', 'data', 'train', 'train-all', 'pipeline', 'promote', 'rollback', 'leaderboard', 'sweep'),
-              'serve and score': ('serve', 'simulate', 'score'), 'watch the served model': ('monitor', 'status', 'dashboard'),
+              'serve and score': ('serve', 'simulate', 'score'), 'watch the served model': ('monitor', 'status', 'log', 'dashboard'),
               'deliver and configure': ('export-model', 'config')}
     for title, verbs in groups.items():
         section = out.split(f'{title}:\n', 1)[1].split('\n\n')[0]
