@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['STATUSES', 'STATUS_COLOURS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm',
@@ -48,13 +49,13 @@ class Thresholds:
         overrides = dict(overrides or {})
         known = {f.name for f in fields(cls)}
         bad = sorted(set(overrides) - known)
-        if bad: raise ValueError(f"unknown threshold(s) {', '.join(bad)}; valid names: {', '.join(sorted(known))}")
+        if bad: raise InputError(f"unknown threshold(s) {', '.join(bad)}; valid names: {', '.join(sorted(known))}")
         clean = {}
         for k, v in overrides.items():
             default = getattr(cls(), k)
             if isinstance(default, tuple):
                 if not (isinstance(v, (list, tuple)) and len(v) == 2 and float(v[0]) <= float(v[1])):
-                    raise ValueError(f'threshold {k}={v!r}: expected [warn, alert] with warn <= alert')
+                    raise InputError(f'threshold {k}={v!r}: expected [warn, alert] with warn <= alert')
                 clean[k] = (float(v[0]), float(v[1]))
             else: clean[k] = type(default)(v)
         return replace(cls(), **clean)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .data import FEATURES, frame_problems
 from .drift import STATUSES, Thresholds, distribution_drift, worst
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['ADVICE', 'data_quality', 'traffic_summary', 'DriftReport', 'compare', 'what_to_do', 'findings_markdown']
@@ -127,9 +128,9 @@ def compare(reference: pd.DataFrame, # reference feature rows (the champion's tr
     "Compare the current sample with the reference: feature drift, joint drift, prediction drift, quality, traffic"
     from housing.multivariate import domain_classifier
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_dict(thresholds)
-    if len(current) == 0: raise ValueError('current sample is empty: nothing to compare (check the window or the file)')
+    if len(current) == 0: raise InputError('current sample is empty: nothing to compare (check the window or the file)')
     missing = [f for f in FEATURES if f not in current.columns or f not in reference.columns]
-    if missing: raise ValueError(f"columns missing from the samples: {', '.join(missing)}; expected the 8 features {', '.join(FEATURES)}")
+    if missing: raise InputError(f"columns missing from the samples: {', '.join(missing)}; expected the 8 features {', '.join(FEATURES)}")
     ranges = ranges or {f: [float(reference[f].min()), float(reference[f].max())] for f in FEATURES}
     cur = current[FEATURES].apply(pd.to_numeric, errors='coerce')
     feats = pd.DataFrame({f: distribution_drift(reference[f], cur[f], t) for f in FEATURES}).T

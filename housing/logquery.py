@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import get_settings
 from .predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, _connect
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles']
@@ -24,10 +25,10 @@ def as_unix(t) -> float | None:
         try: return float(t)
         except ValueError:
             try: t = datetime.fromisoformat(t)
-            except ValueError: raise ValueError(f'time {t!r}: expected unix seconds or an ISO-8601 time such as 2026-01-31T12:00') from None
+            except ValueError: raise InputError(f'time {t!r}: expected unix seconds or an ISO-8601 time such as 2026-01-31T12:00') from None
     if isinstance(t, datetime):
         return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
-    raise ValueError(f'time {t!r}: expected unix seconds, a datetime or an ISO-8601 string')
+    raise InputError(f'time {t!r}: expected unix seconds, a datetime or an ISO-8601 string')
 
 def _log_path(path) -> Path: return Path(path or get_settings().prediction_log).expanduser()
 
@@ -83,7 +84,7 @@ def count_rows(path=None, # SQLite log; default `Settings.prediction_log`
                table: str = 'predictions', # `predictions` or `requests`
                since=None, until=None) -> int: # window: since <= ts < until
     "Rows of `table` in the window (0 when the log or the table does not exist yet)"
-    if table not in _TABLES: raise ValueError(f"table {table!r}: expected one of {', '.join(_TABLES)}")
+    if table not in _TABLES: raise InputError(f"table {table!r}: expected one of {', '.join(_TABLES)}")
     where, args = _window(since, until)
     rows = _aggregate(path, f'SELECT COUNT(*) FROM {table} {where}', args)  # nosec B608: table is one of two constants
     return int(rows[0][0]) if rows else 0

@@ -18,6 +18,7 @@ from .drift import STATUSES, Thresholds, distribution_drift, noise_band, psi, ps
 from .drift_report import DriftReport, compare, data_quality, findings_markdown, traffic_summary, what_to_do  # noqa: F401
 from .samples import (_WARMING, Current, MonitorError, Reference, _cache_path, _fmt_ts, describe_model,  # noqa: F401
                              load_reference, read_current, read_log)
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['parse_duration', 'parse_time', 'resolve_window', 'write_summary', 'alert_lines', 'append_alert_log',
@@ -32,7 +33,7 @@ def parse_duration(value: str) -> float:
     try:
         if s and s[-1] in _UNITS: return float(s[:-1]) * _UNITS[s[-1]]
         return float(s)
-    except ValueError: raise ValueError(f"duration {value!r}: expected a number with a unit s, m, h, d or w (e.g. '24h')") from None
+    except ValueError: raise InputError(f"duration {value!r}: expected a number with a unit s, m, h, d or w (e.g. '24h')") from None
 
 def parse_time(value, now: float | None = None) -> float | None:
     "Unix seconds from unix seconds, an ISO 8601 time, or a duration before `now` ('24h' = a day ago)"
@@ -46,16 +47,16 @@ def parse_time(value, now: float | None = None) -> float | None:
     if s[-1:].lower() in _UNITS and s[:-1].replace('.', '', 1).isdigit(): return now - parse_duration(s)
     try: return datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp()
     except ValueError:
-        raise ValueError(f"time {value!r}: expected unix seconds, an ISO 8601 time (2026-11-27T10:00) or a duration ago (24h)") from None
+        raise InputError(f"time {value!r}: expected unix seconds, an ISO 8601 time (2026-11-27T10:00) or a duration ago (24h)") from None
 
 def resolve_window(since=None, until=None, window=None, now: float | None = None) -> tuple[float | None, float | None]:
     "(since, until) in unix seconds; `window` is a duration ending at `until` (default now)"
     now = time.time() if now is None else now
     s, u = parse_time(since, now), parse_time(until, now)
     if window:
-        if since is not None: raise ValueError('give either since or window, not both')
+        if since is not None: raise InputError('give either since or window, not both')
         s = (u if u is not None else now) - parse_duration(window)
-    if s is not None and u is not None and s >= u: raise ValueError(f'empty window: since ({s}) is not before until ({u})')
+    if s is not None and u is not None and s >= u: raise InputError(f'empty window: since ({s}) is not before until ({u})')
     return s, u
 
 # %% ../nbs/20_monitor.ipynb #c010

@@ -21,7 +21,7 @@ from fastcore.basics import patch
 
 from .config import get_settings
 from .data import FEATURES
-from .errors import UnavailableError
+from .errors import UnavailableError, InputError
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'REQUEST_COLUMNS', 'LogError', 'prediction_row', 'request_row', 'PredictionLog', 'prune_log']
@@ -385,7 +385,7 @@ def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
          ) -> tuple[int, int]:
     "Delete old rows of the log; (predictions, requests) deleted"
     from housing.logquery import as_unix
-    if (b := as_unix(before)) is None: raise ValueError('before: expected a time (unix seconds, datetime or ISO-8601)')
+    if (b := as_unix(before)) is None: raise InputError('before: expected a time (unix seconds, datetime or ISO-8601)')
     if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
     with PredictionLog(path) as log: return log.prune(b)
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 from .config import get_settings
 from .models import CATALOGUE, check_model_name, make_model
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'shown_parameters', 'watch_progress',
@@ -35,7 +36,7 @@ def split_params(model: str, pairs) -> dict:
     for name, value in pairs:
         value = parse_value(value) if isinstance(value, str) else value
         if name == 'model_params':
-            if not isinstance(value, dict): raise ValueError(f'model_params must be a dict literal, got {value!r}')
+            if not isinstance(value, dict): raise InputError(f'model_params must be a dict literal, got {value!r}')
             model_params.update(value)
         elif name in NOTEBOOK_PARAMS: out[name] = value
         else: model_params[name] = value

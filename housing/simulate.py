@@ -94,7 +94,7 @@ def draw_rows(pool: pd.DataFrame, # held-out feature rows to draw from
              ) -> pd.DataFrame:
     "Feature rows for `scenario`, with a boolean column `valid` (False: the API must reject the row)"
     if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
-    if n < 1: raise ValueError(f'rows={n}: expected a positive number of rows')
+    if n < 1: raise InputError(f'rows={n}: expected a positive number of rows')
     ranges = ranges or {f: [float(pool[f].min()), float(pool[f].max())] for f in FEATURES}
     rows = SCENARIOS[scenario](pool[FEATURES].reset_index(drop=True), int(n), np.random.default_rng(seed), ranges)
     bad = {i for i, _, _ in frame_problems(rows[FEATURES])}  # vectorised `row_problems`: 100,000 rows in milliseconds
@@ -186,7 +186,7 @@ def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
     "Draw held-out rows for `scenario` and send them to the API, or write them into the log with `direct`"
     from housing.samples import load_reference
     if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
-    if batch_size < 1: raise ValueError(f'batch_size={batch_size}: expected at least 1')
+    if batch_size < 1: raise InputError(f'batch_size={batch_size}: expected at least 1')
     ref = reference or load_reference()
     drawn = draw_rows(ref.X_test, rows, scenario, seed, ref.ranges)
     t0 = time.perf_counter()

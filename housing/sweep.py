@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from .models import ModelConfigError, check_model_name, make_model
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['SEARCH_SPACES', 'suggest', 'search_space', 'defaults_trial', 'run_study', 'trials_table', 'best_params',
@@ -77,7 +78,7 @@ def run_study(model: str, # catalogue name
     "An Optuna study minimising CV RMSE; every trial's parameters and CV scores go to a nested MLflow run"
     import optuna
     from housing.train import cross_validate_rmse
-    if n_trials < 1: raise ValueError(f'n_trials: expected at least 1, got {n_trials}')
+    if n_trials < 1: raise InputError(f'n_trials: expected at least 1, got {n_trials}')
     fixed = dict(fixed or {})
     space = search_space(model, fixed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -23,6 +23,7 @@ from .config import MODEL_NAME
 from .data import FEATURES, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
 from .crossval import FeatureCache, OutOfFold, fit_pipeline, out_of_fold
 from .models import check_model_name, make_model, model_params, trusted_types
+from .errors import InputError
 
 # %% auto #0
 __all__ = ['RUN_MIME', 'evaluate', 'cross_validate_rmse', 'predict_latency_ms', 'TrainResult', 'fit_evaluate', 'plot_predictions',
@@ -100,8 +101,8 @@ def _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, c
     "Assemble an ensemble from its members: (pipeline, test predictions, OutOfFold, member run ids, weights)"
     from housing.ensembles import MemberPredictions, evaluate_ensemble
     from housing.models import CATALOGUE
-    if params: raise ValueError(f'{model}: an ensemble takes no parameters of its own; train its members with parameters instead')
-    if not cv_folds or cv_folds < 2: raise ValueError(f'{model}: an ensemble needs cv_folds >= 2 (its weights and score come from out-of-fold predictions)')
+    if params: raise InputError(f'{model}: an ensemble takes no parameters of its own; train its members with parameters instead')
+    if not cv_folds or cv_folds < 2: raise InputError(f'{model}: an ensemble needs cv_folds >= 2 (its weights and score come from out-of-fold predictions)')
     got = []
     for name in CATALOGUE[model].members:
         m = (members or {}).get(name)
