@@ -166,7 +166,8 @@ def _traffic(s: dict, req: pd.DataFrame):
     cols = st.columns(5)
     cols[0].metric('requests', f"{s['requests']:,}", f"{s['rows']:,} rows", delta_color='off', delta_arrow='off')
     cols[1].metric('error rate', f"{s['error_rate']:.2%}", f"5xx {s['server_error_rate']:.2%}", delta_color='off', delta_arrow='off')
-    for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True): col.metric(f'latency {k}', f"{s[f'latency_{k}_ms']:.1f} ms")
+    for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True):  # NaN: only simulated requests, nothing measured
+        v = s[f'latency_{k}_ms']; col.metric(f'latency {k}', f'{v:.1f} ms' if v == v else 'simulated')
     volume, latency = traffic_series(req)
     left, right = st.columns(2)
     left.markdown('**Requests per minute** (UTC)'); left.bar_chart(volume, color=['#2e7d32', '#c62828'], height=220)

@@ -53,7 +53,8 @@ def traffic_summary(requests: pd.DataFrame | None, # rows of the `requests` tabl
     t = t or Thresholds()
     if requests is None or len(requests) == 0: return None
     st = requests['status'].to_numpy(np.int64)
-    lat = requests['latency_ms'].to_numpy(np.float64)
+    simulated = requests['simulated'].fillna(0).to_numpy(bool) if 'simulated' in requests else np.zeros(len(requests), bool)
+    lat = requests['latency_ms'].to_numpy(np.float64)[~simulated]  # written by `housing simulate --direct`, not measured
     lat = lat[np.isfinite(lat)]
     ts = requests['ts'].to_numpy(np.float64)
     span = float(ts.max() - ts.min()) if len(ts) > 1 else 0.0
@@ -62,7 +63,7 @@ def traffic_summary(requests: pd.DataFrame | None, # rows of the `requests` tabl
                first_ts=float(ts.min()), last_ts=float(ts.max()),
                requests_per_minute=float(len(requests) / (span / 60)) if span > 0 else float('nan'),
                latency_p50_ms=p50, latency_p95_ms=p95, latency_p99_ms=p99,
-               error_rate=float((st >= 400).mean()), server_error_rate=float((st >= 500).mean()))
+               error_rate=float((st >= 400).mean()), server_error_rate=float((st >= 500).mean()), simulated=int(simulated.sum()))
     levels = {k: t.level(k, out[k]) for k in ('error_rate', 'server_error_rate', 'latency_p99_ms')}
     return dict(out, status=worst(*levels.values()), reason=_reasons(out, levels, t, '.4g'))
 

@@ -128,12 +128,12 @@ def _direct(rows: pd.DataFrame, model, ranges: dict, path: Path, batch_size: int
         rid, ts = uuid.uuid4().hex, float(times[order[k]])
         ood = ((X < lo) | (X > hi)).any(axis=1)
         preds += [dict(request_id=rid, ts=ts, **dict(zip(FEATURES, map(float, x), strict=True)), prediction=float(p), model_version=version,
-                       latency_ms=ms / len(X), ood=int(o)) for x, p, o in zip(X, y, ood, strict=True)]
+                       latency_ms=ms / len(X), ood=int(o), simulated=1) for x, p, o in zip(X, y, ood, strict=True)]
         reqs.append(dict(request_id=rid, ts=ts, route='/predict/batch' if batch_size > 1 else '/predict', status=200,
-                         latency_ms=ms + 0.5, rows=len(X)))
+                         latency_ms=ms + 0.5, rows=len(X), simulated=1))
     for j in range(len(invalid)):
         reqs.append(dict(request_id=uuid.uuid4().hex, ts=float(times[order[len(batches) + j]]), route='/predict', status=422,
-                         latency_ms=0.3, rows=1))
+                         latency_ms=0.3, rows=1, simulated=1))
     log = _open_log(path)
     try:
         log.write(preds)

@@ -97,8 +97,10 @@ def status_text(width: int = 80, # maximum line length
             errors = round(d['error_rate'] * d['requests'])
             out += _wrap('Errors', f"last 24 h {d['error_rate']:.2%} ({errors:,} of {d['requests']:,}; "
                                    f"{round(d['server_error_rate'] * d['requests']):,} server errors) {d['status']}", width)
-            out += _wrap('Latency', f"last 24 h p50 {d['latency_p50_ms']:.1f} ms, p95 {d['latency_p95_ms']:.1f} ms, "
-                                    f"p99 {d['latency_p99_ms']:.1f} ms", width)
+            if d['latency_p50_ms'] == d['latency_p50_ms']:  # NaN: every request was simulated, no latency was measured
+                out += _wrap('Latency', f"last 24 h p50 {d['latency_p50_ms']:.1f} ms, p95 {d['latency_p95_ms']:.1f} ms, "
+                                        f"p99 {d['latency_p99_ms']:.1f} ms", width)
+            else: out += _wrap('Latency', 'none measured: the last 24 h hold only simulated requests (`housing simulate --direct`)', width)
         else: out += _wrap('Errors', 'no requests in the last 24 h', width)
     out += drift_lines(latest_report(drift_dir), width)
     return '\n'.join(out)
