@@ -96,6 +96,7 @@ def mismatches(self: Service) -> list[str]:
                    'retrain (`housing pipeline`) or deploy the code it was trained with')
     return out
 
+# %% ../nbs/15_service.ipynb #sv07b
 @patch
 def no_model(self: Service) -> UnavailableError:
     return UnavailableError(f'no model loaded: {self.model_error}', retry_after=5)
