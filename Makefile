@@ -70,7 +70,8 @@ docs: $(STAMP) ## execute every library notebook and render it to offline HTML i
 lab: $(STAMP) ## JupyterLab on the repo with the project's kernel
 	$(BIN)/jupyter lab --notebook-dir=.
 
-mlflow-ui: $(STAMP) ## MLflow UI on the embedded store (or MLFLOW_TRACKING_URI)
+mlflow-ui: $(STAMP) ## MLflow UI on the embedded store (or MLFLOW_TRACKING_URI); prints the link that opens on the training runs
+	@$(BIN)/python -c 'from housing.tracking import ui_url; print("training runs:", ui_url())' 2>/dev/null || echo "no store yet: make pipeline"
 	$(BIN)/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --host 127.0.0.1 --port 5000
 
 serve: $(STAMP) ## serve the champion on 127.0.0.1:8000
