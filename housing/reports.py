@@ -16,8 +16,7 @@ import pandas as pd
 from .config import get_settings
 
 # %% auto #0
-__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'TIMING_COLUMNS', 'leaderboard', 'timing_rows', 'write_leaderboard',
-           'write_index', 'pipeline']
+__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'TIMING_COLUMNS', 'leaderboard', 'timing_rows', 'write_leaderboard', 'pipeline']
 
 # %% ../nbs/42_reports.ipynb #c005
 SEED_CLAIMS = {'linear': 0.743, 'random_forest': 0.526, 'gradient_boosting': 0.498}  # the seed's claimed test RMSE
@@ -123,25 +122,9 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
                  '<table><tr>' + ''.join(f'<th>{c}</th>' for c in TIMING_COLUMNS) + '</tr>'
                  + ''.join('<tr>' + ''.join(f'<td>{html.escape(v)}</td>' for v in row) + '</tr>' for row in timing_rows(timing)) + '</table>')
     (out_dir/'leaderboard.html').write_text(_page('California Housing leaderboard', body))
+    from housing.site import write_index
     write_index(out_dir)
     return out_dir/'leaderboard.html'
-
-# %% ../nbs/42_reports.ipynb #c016
-def write_index(out_dir: Path | None = None) -> Path:
-    "Write `reports/index.html` linking every HTML report under `reports/`"
-    out_dir = Path(out_dir or get_settings().reports_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in out_dir.rglob('*.html') if p.name != 'index.html')
-    groups: dict[str, list[Path]] = {}
-    for p in files: groups.setdefault(str(p.parent.relative_to(out_dir)) if p.parent != out_dir else '', []).append(p)
-    body = ''
-    for g in sorted(groups):
-        body += f"<h2>{html.escape(g or 'Summary')}</h2><ul>"
-        for p in sorted(groups[g], reverse=g == 'drift'):
-            when = datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
-            body += f'<li><a href="{html.escape(str(p.relative_to(out_dir)))}">{html.escape(p.stem)}</a> <small>{when}</small></li>'
-        body += '</ul>'
-    (out_dir/'index.html').write_text(_page('housing reports', body or '<p>Nothing rendered yet: run <code>make pipeline</code>.</p>'))
-    return out_dir/'index.html'
 
 # %% ../nbs/42_reports.ipynb #c021
 def _timing(results, t0: float) -> dict:
