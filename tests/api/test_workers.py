@@ -54,6 +54,8 @@ def test_two_workers_under_load_agree_on_metrics_log_and_a_reload(store_copy, tm
         c = client(store_copy['tracking_uri'])
         mv = c.get_model_version('california-housing', v1)
         v2 = str(c.create_model_version('california-housing', mv.source, run_id=mv.run_id).version)
+        from housing.trust import DIGEST_TAG  # the same files: registration records their digest, the loader checks it
+        c.set_model_version_tag('california-housing', v2, DIGEST_TAG, mv.tags[DIGEST_TAG])
         c.set_registered_model_alias('california-housing', 'champion', v2)
         t_reload = time.monotonic()
         (st, body), = hammer(s.port, [[post_bytes(s.port, '/model/reload', b'', {'Authorization': f'Bearer {ADMIN}'})]])
