@@ -73,7 +73,8 @@ def test_joint_shift_is_caught_by_the_multivariate_check_alone(reference):
           f"{sum(set(r.features['status']) == {'OK'} for r in reports)}/20; predictions {_count([r.prediction['status'] for r in reports])}")
     assert [m['status'] for m in mv] == ['ALERT'] * 20
     assert all(set(r.features['status']) == {'OK'} for r in reports)
-    assert all(next(iter(m['leans_on'])) == 'MedInc' for m in mv), [m['leans_on'] for m in mv]
+    # incomes moved across blocks: the classifier leans on income together with what it used to go with (rooms)
+    assert all('MedInc' in list(m['leans_on'])[:2] for m in mv), [m['leans_on'] for m in mv]
 
 
 def test_bad_quality_reports_the_out_of_range_share(reference):
