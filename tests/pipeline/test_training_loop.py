@@ -79,9 +79,9 @@ def test_a_failing_notebook_marks_its_run_failed(store, tmp_path):
 
 def test_same_model_params_and_seed_give_identical_metrics(store, tmp_path):
     a = run_training('hist_gradient_boosting', {'tracking_uri': store['uri'], 'experiment': 'repro', 'model_params': FAST_HGB,
-                                                'cv_folds': 3, 'register': False}, output_dir=tmp_path/'a')
+                                                'cv_folds': 3, 'register': False}, output_dir=tmp_path/'a', force=True)
     b = run_training('hist_gradient_boosting', {'tracking_uri': store['uri'], 'experiment': 'repro', 'model_params': FAST_HGB,
-                                                'cv_folds': 3, 'register': False}, output_dir=tmp_path/'b')
+                                                'cv_folds': 3, 'register': False}, output_dir=tmp_path/'b', force=True)  # retrain: not the cache
     assert a.ok and b.ok and a.run_id != b.run_id
     for k in ('test_rmse', 'test_mae', 'test_r2', 'cv_rmse_mean', 'cv_rmse_std', 'test_rmse_capped'):
         assert a.metrics[k] == b.metrics[k], k
