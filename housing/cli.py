@@ -151,10 +151,12 @@ def pipeline(models: list[str] = None, # catalogue names (default: all)
 
 @verb('train')
 def promote(*, metric: str = 'cv_rmse_mean'): # run metric to minimise
-    "move the alias 'champion' to the best version, only if it beats the champion and passes the behavioural checks"
-    from housing.promotion import promote as _promote
-    decision = _promote(metric=metric)
-    print(decision)
+    "point the alias 'champion' at the version with the best metric (the move is recorded for rollback)"
+    from housing.promotion import record_move
+    from housing.tracking import promote_best
+    p = promote_best(metric=metric)
+    if p.changed: record_move(p.previous, p.version, f'lowest {metric} ({p.cv_rmse:.4f}) among {p.candidates} versions')
+    print(p)
     _refresh_index(); return 0
 
 @verb('train')

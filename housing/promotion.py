@@ -14,8 +14,8 @@ from .errors import ConflictError, NotFoundError
 from .tracking import client, load_model, require_store
 
 # %% auto #0
-__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'alias_history', 'move_alias', 'behaviour_failures', 'Decision', 'decide', 'promote',
-           'rollback']
+__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'alias_history', 'move_alias', 'record_move', 'behaviour_failures', 'Decision',
+           'decide', 'promote', 'rollback']
 
 # %% ../nbs/04b_promotion.ipynb #c006
 HISTORY_TAG = 'housing.alias_history'  # registered-model tag holding the JSON list of alias moves
@@ -38,9 +38,15 @@ def move_alias(version: str, # the version the alias will point at
     try: previous = str(c.get_model_version_by_alias(name, alias).version)
     except MlflowException: previous = None
     c.set_registered_model_alias(name, alias, str(version))
+    return record_move(previous, version, why, alias, name, tracking_uri)
+
+def record_move(previous: str | None, # the version the alias pointed at before (None: it did not exist)
+                version: str, why: str, alias: str = CHAMPION_ALIAS, name: str = MODEL_NAME,
+                tracking_uri: str | None = None) -> dict:
+    "Append an alias move that already happened to the history; returns the recorded move"
     move = {'ts': time.time(), 'alias': alias, 'from': previous, 'to': str(version), 'why': why}
     history = (alias_history(name, tracking_uri) + [move])[-HISTORY_LIMIT:]
-    c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    client(require_store(tracking_uri)).set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     return move
 
 # %% ../nbs/04b_promotion.ipynb #c010

@@ -154,10 +154,10 @@ def _local_artifacts(location: str, tracking_uri: str) -> Path | None:
 def _fetch(location: str, tracking_uri: str, dst: Path, shown: str) -> Path:
     "Copy the model files at artifact `location` into the new folder `dst`, or raise `ModelNotFound` naming `shown`"
     import mlflow
-    local = _local_artifacts(location, tracking_uri)
     try:
-        if local is not None: shutil.copytree(local, dst)
-        else: dst.mkdir(parents=True); mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dst), tracking_uri=tracking_uri)
+        if (local := _local_artifacts(location, tracking_uri)) is not None: shutil.copytree(local, dst)
+        else:  # a served store: the folder lands inside `dst` under its own name, so take the path MLflow reports
+            dst.mkdir(parents=True); dst = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dst), tracking_uri=tracking_uri))
     except Exception as e:
         raise ModelNotFound(f'{mask_uri(shown)}: its files could not be read from {mask_uri(location)} '
                             f'({type(e).__name__}: {mask_uri(str(e)[:200])})') from None

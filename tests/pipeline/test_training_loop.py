@@ -31,7 +31,7 @@ def monkeypatch_module():
 @pytest.fixture(scope='module')
 def linear_run(store):
     """One real papermill run of the training notebook."""
-    return run_training('linear', {'tracking_uri': store['uri'], 'experiment': 'tests'}, output_dir=store['dir']/'runs')
+    return run_training('linear', {'tracking_uri': store['uri'], 'experiment': 'tests'}, output_dir=store['dir']/'runs', force=True)
 
 
 def test_notebook_run_logs_everything_to_mlflow(linear_run, store):

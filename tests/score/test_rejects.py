@@ -31,9 +31,9 @@ def test_each_broken_row_is_rejected_with_its_field_and_reason(pandas_run):
 
 
 def test_scored_rows_are_what_the_api_answers(pandas_run, score_frame_10k, scorer):
-    from housing.api import _Served
+    from housing.served import ServedModel
     r, out, _ = pandas_run
-    served = _Served(scorer.loaded)
+    served = ServedModel(scorer.loaded)
     X = score_frame_10k.loc[out['row'], FEATURES].to_numpy()
     y = served.predict_rows(X)
     np.testing.assert_allclose(out['prediction'], y, rtol=0, atol=1e-12)
