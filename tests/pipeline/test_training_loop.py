@@ -58,14 +58,16 @@ def test_notebook_run_logs_everything_to_mlflow(linear_run, store):
 
 
 def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
-    versions = mlflow.MlflowClient(store['uri'], store['uri']).search_model_versions(f"name='{MODEL_NAME}'")
-    v = next(v for v in versions if v.run_id == linear_run.run_id)
+    client = mlflow.MlflowClient(store['uri'], store['uri'])
+    v = next(v for v in client.search_model_versions(f"name='{MODEL_NAME}'") if v.run_id == linear_run.run_id)
     lm = load_model(f'models:/{MODEL_NAME}/{v.version}', store['uri'])
     rows = housing_frame.iloc[:5, :8].to_numpy()
     p = lm.pipeline.predict(rows)
     assert p.shape == (5,) and np.isfinite(p).all()
     assert lm.metadata['model'] == 'linear' and set(lm.metadata['feature_ranges']) == set(housing_frame.columns[:8])
-    info = mlflow.models.get_model_info(f'models:/{MODEL_NAME}/{v.version}')
+    # this client's store, not the process-wide tracking URI another test may have set
+    local = mlflow.artifacts.download_artifacts(f'models:/{MODEL_NAME}/{v.version}', tracking_uri=store['uri'])
+    info = mlflow.models.get_model_info(local)
     assert info.signature is not None and info.saved_input_example_info is not None
 
 
