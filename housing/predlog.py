@@ -67,9 +67,7 @@ def _create(con: sqlite3.Connection):
 
 # %% ../nbs/10_predlog.ipynb #c011
 def _opt_float(x) -> float | None:
-    if x is None: return None
-    x = float(x)
-    return None if math.isnan(x) else x
+    return None if x is None or math.isnan(x := float(x)) else x
 
 def prediction_row(features, # the 8 values in `FEATURES` order (validated floats), or a dict by name (missing/NaN -> NULL)
                    prediction: float | None, # predicted MedHouseVal
@@ -126,7 +124,7 @@ class _Write:
 @dataclass
 class _Probe: waiter: _Waiter  # can both tables take a row now? (written and rolled back)
 @dataclass
-class _Prune: before: float; waiter: _Waiter | None = None  # delete rows with ts < before
+class _Call: work: object; waiter: _Waiter | None = None  # `work(con)` in one transaction (prune, other modules' tables)
 class _Stop: pass
 
 # %% ../nbs/10_predlog.ipynb #c015
@@ -263,8 +261,14 @@ def check(self: PredictionLog) -> str | None:
 @patch
 def prune(self: PredictionLog, before: float) -> tuple[int, int]: # unix seconds: rows with ts < before go
     "Delete old rows of both tables; (predictions, requests) deleted"
-    out = self._wait_for(_Prune(float(before), _Waiter()))
-    if isinstance(out, Exception): raise out
+    return self.run(lambda con: _delete_before(con, float(before)))
+
+@patch
+def run(self: PredictionLog, work, # `work(con)`: the statements of one transaction, run by the writer thread
+        wait: bool = True): # block for its result; False queues it and returns None
+    "Run `work` in one write transaction of the writer thread (how other modules write their own tables); its result"
+    if not wait: return self._put(_Call(work))
+    if isinstance(out := self._wait_for(_Call(work, _Waiter())), Exception): raise out
     return out
 
 @patch
@@ -367,9 +371,8 @@ def _run(self: PredictionLog):
         _notify(writes, self._commit(writes))
         for it in items:
             if type(it) is _Probe: it.waiter.done(self._transaction(self._probe_rows, rollback=True))
-            elif type(it) is _Prune:
-                out = self._transaction(lambda con, before=it.before: _delete_before(con, before))
-                if it.waiter: it.waiter.done(out)
+            elif type(it) is _Call:
+                out = self._transaction(it.work); it.waiter and it.waiter.done(out)
             elif type(it) is _Stop: stop = True
         self._maintain()
     if self._con is not None: self._con.close()
@@ -379,7 +382,7 @@ def _probe_rows(self: PredictionLog, con):
     for table, columns in (('predictions', PREDICTION_COLUMNS), ('requests', REQUEST_COLUMNS)):
         con.execute(_insert_sql(table, tuple(columns), 1), [None] * (len(columns) - 1) + [0])  # `simulated` is NOT NULL
 
-# %% ../nbs/10_predlog.ipynb #c035
+# %% ../nbs/10_predlog.ipynb #c037
 def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
           before=None, # unix seconds, datetime or ISO time: rows with ts < before are deleted
          ) -> tuple[int, int]:
@@ -389,11 +392,9 @@ def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
     if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
     with PredictionLog(path) as log: return log.prune(b)
 
-# %% ../nbs/10_predlog.ipynb #c038
+# %% ../nbs/10_predlog.ipynb #c040
 _READERS = ('read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles')
 
 def __getattr__(name):  # `from housing.predlog import read_predictions` works: the readers live in housing.logquery
-    if name in _READERS:
-        from housing import logquery
-        return getattr(logquery, name)
+    if name in _READERS: from housing import logquery; return getattr(logquery, name)
     raise AttributeError(f'module housing.predlog has no attribute {name!r}')
