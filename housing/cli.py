@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log', 'dashboard',
-           'export_model', 'docs', 'config', 'build_parser', 'main']
+           'rollback', 'retrain', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log',
+           'dashboard', 'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -150,21 +150,31 @@ def pipeline(models: list[str] = None, # catalogue names (default: all)
     _refresh_index(); return code
 
 @verb('train')
-def promote(*, metric: str = 'cv_rmse_mean'): # run metric to minimise
-    "point the alias 'champion' at the version with the best metric (the move is recorded for rollback)"
-    from housing.promotion import record_move
-    from housing.tracking import promote_best
-    p = promote_best(metric=metric)
-    if p.changed: record_move(p.previous, p.version, f'lowest {metric} ({p.cv_rmse:.4f}) among {p.candidates} versions')
-    print(p)
+def promote(*, metric: str = 'cv_rmse_mean', # run metric to minimise
+            reload_api: bool = False): # after a move, make the API at $HOUSING_API_URL load it (admin token: $HOUSING_ADMIN_TOKEN)
+    "move the alias 'champion' to the best version only if it beats the champion, behaves and does not lose its shadow test"
+    from housing.promotion import promote as _promote, reload_api as _reload
+    d = _promote(metric=metric)
+    print(d)
+    if d.promote and reload_api: print(f"API reloaded: serving version {_reload()['version']}")
+    _refresh_index(); return 0 if d.promote or d.reasons == ['it is the champion already'] else 1
+
+@verb('train')
+def rollback(*, reload_api: bool = False): # then make the API at $HOUSING_API_URL load it (admin token: $HOUSING_ADMIN_TOKEN)
+    "put the previous champion back (the alias moves to the version it held before its last move)"
+    from housing.promotion import reload_api as _reload, rollback as _rollback
+    move = _rollback()
+    print(f"champion -> version {move['to']} (was {move['from']}): {move['why']}")
+    if reload_api: print(f"API reloaded: serving version {_reload()['version']}")
     _refresh_index(); return 0
 
 @verb('train')
-def rollback():
-    "put the previous champion back (the alias moves to the version it held before its last move)"
-    from housing.promotion import rollback as _rollback
-    move = _rollback()
-    print(f"champion -> version {move['to']} (was {move['from']}): {move['why']}")
+def retrain(*, model: str = None, # catalogue name (default: the champion's model)
+            cv_folds: int = 5, # CV folds on the training part
+            trigger: str = 'housing retrain'): # why it ran, recorded on the run
+    "train on the training split plus the labelled feedback rows and register the result as 'challenger' (never champion)"
+    from housing.retrain import retrain as _retrain
+    print(_retrain(model=model, cv_folds=cv_folds, trigger=trigger))
     _refresh_index(); return 0
 
 @verb('train')
@@ -226,11 +236,14 @@ def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8
             until: str = None, # end of the log window, same forms (default: now)
             window: str = None, # the last duration, e.g. 24h or 7d (instead of --since)
             current: str = None, # CSV of feature rows to compare instead of the prediction log
-            fail_on_alert: bool = False): # exit with status 1 when any check ALERTs
+            fail_on_alert: bool = False, # exit with status 1 when any check ALERTs
+            retrain_on_alert: bool = False): # on ALERT, run `housing retrain` (registers a challenger, never promotes)
     "render a drift report from the prediction log (or a CSV) to reports/drift/"
     from housing.monitor import run_monitor
-    code = run_monitor(since=since, until=until, current=current, fail_on_alert=fail_on_alert, window=window)
-    _refresh_index(); return code
+    code = run_monitor(since=since, until=until, current=current, fail_on_alert=True, window=window)
+    _refresh_index()
+    if code == 1 and retrain_on_alert: retrain(trigger='housing monitor: ALERT')
+    return code if fail_on_alert or code != 1 else 0
 
 @verb('monitor')
 def status(*, width: int = 80): # maximum line length

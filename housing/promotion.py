@@ -9,13 +9,14 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from .config import CHAMPION_ALIAS, MODEL_NAME
-from .errors import ConflictError, NotFoundError
+from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
+from .errors import ConflictError, UnavailableError
 from .tracking import client, load_model, require_store
 
 # %% auto #0
-__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'alias_history', 'move_alias', 'record_move', 'behaviour_failures', 'Decision',
-           'decide', 'promote', 'rollback']
+__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'RANGE_TOLERANCE', 'MIN_SHADOW_ROWS', 'NUMBERED', 'MAX_CANDIDATES', 'alias_history',
+           'move_alias', 'record_move', 'behaviour_failures', 'Decision', 'decide', 'shadow_comparison', 'promote',
+           'rollback', 'reload_api']
 
 # %% ../nbs/04b_promotion.ipynb #c006
 HISTORY_TAG = 'housing.alias_history'  # registered-model tag holding the JSON list of alias moves
@@ -50,14 +51,19 @@ def record_move(previous: str | None, # the version the alias pointed at before 
     return move
 
 # %% ../nbs/04b_promotion.ipynb #c010
+RANGE_TOLERANCE = 0.05  # share of predictions that may fall outside the possible prices (extrapolation on extreme blocks)
+
 def behaviour_failures(pipeline, # a fitted model: `predict` takes rows with the 8 features
                        X, # real feature rows to check on (a DataFrame)
-                       low: float = 0.14, high: float = 5.01) -> list[str]: # the possible target range ($100,000)
+                       low: float = 0.14, high: float = 5.01, # the possible target range ($100,000)
+                       tolerance: float = RANGE_TOLERANCE) -> list[str]: # share of predictions allowed outside `low..high`
     "What the model does wrong on `X`, in words (empty: it behaves)"
     import numpy as np
     out, p = [], np.asarray(pipeline.predict(X), np.float64)
+    outside = float(np.mean((p < low) | (p > high)))
     if not np.isfinite(p).all(): out.append(f'{int((~np.isfinite(p)).sum())} predictions are not finite')
-    elif p.min() < low or p.max() > high: out.append(f'predictions span {p.min():.3f}..{p.max():.3f}, outside {low}..{high}')
+    elif outside > tolerance:
+        out.append(f'{outside:.1%} of predictions lie outside {low}..{high} (span {p.min():.3f}..{p.max():.3f}; at most {tolerance:.0%} may)')
     richer = X.assign(MedInc=X['MedInc'] * 1.2)
     gain = float(np.mean(np.asarray(pipeline.predict(richer)) - p))
     if gain < 0: out.append(f'a 20% higher income lowers the predicted price by {-gain:.4f} on average')
@@ -66,7 +72,7 @@ def behaviour_failures(pipeline, # a fitted model: `predict` takes rows with the
     if not np.allclose(one, np.asarray(pipeline.predict(few)), rtol=0, atol=1e-9): out.append('one row at a time differs from the batch')
     return out
 
-# %% ../nbs/04b_promotion.ipynb #c013
+# %% ../nbs/04b_promotion.ipynb #c014
 @dataclass
 class Decision:
     "What the gate decided about a candidate, and why"
@@ -80,7 +86,7 @@ class Decision:
                 else f'version {self.candidate} not promoted (champion stays {self.champion})')
         return head + ': ' + '; '.join(self.reasons)
 
-# %% ../nbs/04b_promotion.ipynb #c014
+# %% ../nbs/04b_promotion.ipynb #c015
 def decide(candidate, # `housing.tracking.ModelCard` of the candidate
            champion, # the champion's card, or None
            failures: list[str], # `behaviour_failures` of the candidate
@@ -102,45 +108,79 @@ def decide(candidate, # `housing.tracking.ModelCard` of the candidate
         d.promote &= ok; d.reasons.append(f'shadow test on {shadow.n} labelled rows: {shadow.verdict}')
     return d
 
-# %% ../nbs/04b_promotion.ipynb #c017
-def _best_candidate(metric: str, name: str, tracking_uri: str | None, data_sha256: str | None):
-    from housing.data import read_manifest
-    from housing.tracking import describe_model
-    if data_sha256 is None:
-        try: data_sha256 = read_manifest()['sha256']
-        except FileNotFoundError: data_sha256 = ''
-    c, best = client(tracking_uri), None
-    for mv in c.search_model_versions(f"name='{name}'"):
-        run = c.get_run(mv.run_id)
-        if run.info.status != 'FINISHED' or metric not in run.data.metrics: continue
-        if data_sha256 and run.data.tags.get('data.sha256') != data_sha256: continue
-        key = (run.data.metrics[metric], int(mv.version))
-        if best is None or key < best[0]: best = (key, mv)
-    if best is None: raise NotFoundError(f'no finished registered version of {name!r} has {metric!r}; train models first: `housing train-all`')
-    return describe_model(f'models:/{name}/{best[1].version}', tracking_uri)
-
 # %% ../nbs/04b_promotion.ipynb #c018
+MIN_SHADOW_ROWS = 30  # labelled rows both models predicted before the shadow test counts
+NUMBERED = ('numbered AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions '
+            'WHERE request_id IN (SELECT request_id FROM labels))')  # the champion's rows with their position in the request
+
+def _tables(con) -> set[str]: return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+def shadow_comparison(champion: str, # the champion's version, as logged in `predictions.model_version`
+                      candidate: str, # the candidate's version, as logged in `shadow.model_version`
+                      prediction_log=None, # default `Settings.prediction_log`
+                      min_rows: int = MIN_SHADOW_ROWS):
+    "`PairedComparison` of `candidate` (in shadow) against `champion` on labelled rows, or None without enough of them"
+    from pathlib import Path
+    from housing.performance import paired_bootstrap
+    from housing.predlog import _connect
+    s = get_settings(); path = Path(prediction_log or s.prediction_log)
+    if not path.is_file(): return None
+    con = _connect(path, 5000, 'NORMAL', readonly=True)
+    try:
+        if not {'predictions', 'labels', 'shadow'} <= _tables(con): return None
+        rows = con.execute(f"WITH {NUMBERED} SELECT l.actual, p.prediction, s.prediction FROM labels l "  # nosec B608: constant SQL
+                           "JOIN numbered p ON p.request_id = l.request_id AND p.row = l.row "
+                           "JOIN shadow s ON s.request_id = l.request_id AND s.row = l.row "
+                           "WHERE p.model_version = ? AND s.model_version = ? AND p.prediction IS NOT NULL AND s.prediction IS NOT NULL",
+                           (str(champion), str(candidate))).fetchall()
+    finally: con.close()
+    if len(rows) < max(min_rows, 2): return None
+    y, a, b = zip(*rows)
+    return paired_bootstrap(y, a, b)
+
+# %% ../nbs/04b_promotion.ipynb #c022
+MAX_CANDIDATES = 5  # best-ranked versions tried before giving up on finding one that behaves
+
+def _check_sample(card):
+    "2,000 rows of the training split the version was trained on"
+    from housing.data import load_housing, split_train_test
+    return split_train_test(load_housing(), seed=int(card.metadata.get('seed', 42)))[0].sample(2000, random_state=0)
+
+def _pick(ranked, champ, metric: str, name: str, tracking_uri: str) -> tuple:
+    "The best-ranked version that behaves (or the champion, or the last tried): (card, its failures, notes on those passed over)"
+    from housing.tracking import describe_model
+    notes = []
+    for score, version, run in ranked[:MAX_CANDIDATES]:
+        card = describe_model(f'models:/{name}/{version}', tracking_uri)
+        if champ is not None and champ.version == version: return card, [], notes
+        failures = behaviour_failures(load_model(f'models:/{name}/{version}', tracking_uri).pipeline, _check_sample(card))
+        if not failures: return card, [], notes
+        notes.append(f"version {version} ({run.data.tags.get('model', '?')}) passed over: {'; '.join(failures)}")
+        if champ is not None and champ.metrics.get(metric, float('inf')) <= score: break  # the rest are no better than the champion
+    return card, failures, notes[:-1]
+
+# %% ../nbs/04b_promotion.ipynb #c023
 def promote(metric: str = 'cv_rmse_mean', # run metric to minimise
             tracking_uri: str | None = None, # MLflow store; default from settings
             data_sha256: str | None = None, # only versions trained on this data; default the manifest's ('' for any)
-            shadow=None, # paired comparison from the shadow log, when labels exist
+            shadow=None, # paired comparison of candidate vs champion; default `shadow_comparison` from the log
+            prediction_log=None, # where the shadow test's rows are; default `Settings.prediction_log`
             name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> Decision:
-    "Move `alias` to the best version only if the gate passes; the decision says why either way"
-    from housing.data import load_housing, split_train_test
-    from housing.tracking import ModelNotFound, describe_model
+    "Move `alias` to the best behaving version only if the gate passes; the decision says why either way"
+    from housing.tracking import ModelNotFound, describe_model, ranked_versions
     tracking_uri = require_store(tracking_uri)  # a typo in the URI must not look like an empty registry
-    cand = _best_candidate(metric, name, tracking_uri, data_sha256)
+    ranked = ranked_versions(metric, tracking_uri, data_sha256, name)
     try: champ = describe_model(f'models:/{name}@{alias}', tracking_uri)
     except ModelNotFound: champ = None  # no champion yet: the gate judges the candidate alone
-    failures = []
-    if champ is None or champ.version != cand.version:
-        X = split_train_test(load_housing(), seed=int(cand.metadata.get('seed', 42)))[0].sample(2000, random_state=0)
-        failures = behaviour_failures(load_model(f'models:/{name}/{cand.version}', tracking_uri).pipeline, X)
+    cand, failures, notes = _pick(ranked, champ, metric, name, tracking_uri)
+    if shadow is None and champ is not None and champ.version != cand.version:
+        shadow = shadow_comparison(champ.version, cand.version, prediction_log)
     d = decide(cand, champ, failures, shadow, metric)
+    d.reasons = notes + d.reasons
     if d.promote: move_alias(cand.version, str(d), alias, name, tracking_uri)
     return d
 
-# %% ../nbs/04b_promotion.ipynb #c020
+# %% ../nbs/04b_promotion.ipynb #c027
 def rollback(tracking_uri: str | None = None, name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> dict:
     "Point `alias` back at the version it held before its last recorded move"
     moves = [m for m in alias_history(name, tracking_uri) if m['alias'] == alias]
@@ -148,3 +188,21 @@ def rollback(tracking_uri: str | None = None, name: str = MODEL_NAME, alias: str
         raise ConflictError(f'{name}@{alias} has no earlier version to roll back to (recorded moves: {len(moves)})')
     last = moves[-1]
     return move_alias(last['from'], f"rollback from version {last['to']}", alias, name, tracking_uri)
+
+# %% ../nbs/04b_promotion.ipynb #c030
+def reload_api(api: str | None = None, # API base URL; default `Settings.api_url` (`HOUSING_API_URL`)
+               token: str | None = None, # admin token; default `Settings.admin_token` (`HOUSING_ADMIN_TOKEN`)
+               timeout: float = 120) -> dict:
+    "Ask a running API to load the version its alias points at now; returns its answer (`version`, `previous`, ...)"
+    import json
+    import urllib.error
+    import urllib.request
+    s = get_settings(); url = (api or s.api_url).rstrip('/') + '/model/reload'
+    token = token or s.admin_token
+    req = urllib.request.Request(url, method='POST', headers={'Authorization': f'Bearer {token}'} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r: return json.loads(r.read())  # nosec B310: the configured API
+    except urllib.error.HTTPError as e:
+        raise UnavailableError(f'{mask_uri(url)} answered {e.code}: {e.read()[:300].decode(errors="replace")}'
+                               + (' (set HOUSING_ADMIN_TOKEN to the API\'s admin token)' if e.code in (401, 403) else '')) from None
+    except OSError as e: raise UnavailableError(f'no API at {mask_uri(url)} ({e}); the alias moved, the service did not reload') from None

@@ -16,9 +16,28 @@ import pandas as pd
 from .config import get_settings
 
 # %% auto #0
-__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'TIMING_COLUMNS', 'leaderboard', 'timing_rows', 'write_leaderboard', 'pipeline']
+__all__ = ['SEED_CLAIMS', 'LEADERBOARD_COLUMNS', 'TIMING_COLUMNS', 'latest_runs', 'leaderboard', 'timing_rows',
+           'write_leaderboard', 'pipeline']
 
 # %% ../nbs/42_reports.ipynb #c005
+def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
+    "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model; empty without a store)"
+    import mlflow
+    s = get_settings()
+    tracking_uri = tracking_uri or s.tracking_uri
+    from housing.tracking import StoreNotFound, require_store
+    try: require_store(tracking_uri)
+    except StoreNotFound: return pd.DataFrame()
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = mlflow.get_experiment_by_name(experiment or s.experiment)
+    if exp is None: return pd.DataFrame()
+    runs = mlflow.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
+                              order_by=['attributes.start_time DESC'])
+    if runs.empty or 'tags.model' not in runs: return pd.DataFrame()
+    runs = runs[runs['tags.model'].notna() & runs['tags.mlflow.parentRunId'].isna()] if 'tags.mlflow.parentRunId' in runs else runs[runs['tags.model'].notna()]
+    return runs.drop_duplicates('tags.model', keep='first').reset_index(drop=True)
+
+# %% ../nbs/42_reports.ipynb #c007
 SEED_CLAIMS = {'linear': 0.743, 'random_forest': 0.526, 'gradient_boosting': 0.498}  # the seed's claimed test RMSE
 
 LEADERBOARD_COLUMNS = {  # run field -> column title
@@ -32,7 +51,6 @@ def leaderboard(tracking_uri: str | None = None, experiment: str | None = None,
                 runs: dict | None = None, # model -> run id to show (the runs a pipeline used, cached or not); others: newest
                ) -> pd.DataFrame:
     "The newest finished run of each model (or the given one), best CV RMSE first, with the seed's claims beside"
-    from housing.tracking import latest_runs
     runs = _pin(latest_runs(tracking_uri, experiment), runs, tracking_uri, experiment)
     if runs.empty: return pd.DataFrame(columns=['model', 'champion'] + list(LEADERBOARD_COLUMNS.values())[1:] + ['seed claim'])
     for c in LEADERBOARD_COLUMNS:
@@ -44,7 +62,7 @@ def leaderboard(tracking_uri: str | None = None, experiment: str | None = None,
     board.insert(1, 'champion', ['yes' if r == champ else '' for r in board['run']])
     return board.sort_values('CV RMSE').reset_index(drop=True)
 
-# %% ../nbs/42_reports.ipynb #c007
+# %% ../nbs/42_reports.ipynb #c009
 def _pin(latest: pd.DataFrame, runs: dict | None, tracking_uri: str | None, experiment: str | None) -> pd.DataFrame:
     "`latest` with each model's row replaced by the run `runs[model]` when it is another run"
     wanted = {r for m, r in (runs or {}).items() if r} - set(latest.get('run_id', []))
@@ -57,7 +75,7 @@ def _pin(latest: pd.DataFrame, runs: dict | None, tracking_uri: str | None, expe
     pinned = mlflow.search_runs([exp.experiment_id], filter_string=f'attributes.run_id IN ({quoted})')
     return pd.concat([pinned, latest], ignore_index=True).drop_duplicates('tags.model', keep='first').reset_index(drop=True)
 
-# %% ../nbs/42_reports.ipynb #c010
+# %% ../nbs/42_reports.ipynb #c012
 _CSS = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:14px}th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}
 th{background:#f3f3f3}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}.best{background:#e8f5e9;font-weight:600}
@@ -73,7 +91,7 @@ def _fmt(v, column=''):
     if isinstance(v, float): return '' if pd.isna(v) else f'{v:.{_DECIMALS.get(column, 4)}f}'
     return html.escape(str(v))
 
-# %% ../nbs/42_reports.ipynb #c012
+# %% ../nbs/42_reports.ipynb #c014
 TIMING_COLUMNS = ('notebook', 'wall s', 'CPU s', 'cells s', 'papermill overhead s', 'run')
 
 def timing_rows(timing: dict) -> list[tuple[str, ...]]:
@@ -84,7 +102,7 @@ def timing_rows(timing: dict) -> list[tuple[str, ...]]:
                 f"{t['cells_s']:.1f}", f"{t['overhead_s']:.1f}", how)
     return [row(n, t) for n, t in timing['notebooks'].items()]
 
-# %% ../nbs/42_reports.ipynb #c014
+# %% ../nbs/42_reports.ipynb #c016
 def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = None, out_dir: Path | None = None) -> Path:
     "Write `reports/leaderboard.html` and `.md` (with pipeline timing when given or recorded)"
     s = get_settings()
@@ -126,7 +144,7 @@ def write_leaderboard(board: pd.DataFrame | None = None, timing: dict | None = N
     write_index(out_dir)
     return out_dir/'leaderboard.html'
 
-# %% ../nbs/42_reports.ipynb #c021
+# %% ../nbs/42_reports.ipynb #c022
 def _timing(results, t0: float) -> dict:
     "The pipeline's timing record: total and per notebook"
     return {'total_s': time.perf_counter() - t0,
@@ -143,7 +161,8 @@ def pipeline(models=None, # catalogue names; default all
     import warnings
     from housing.data import DataMismatchWarning, content_hash, load_housing
     from housing.runner import train_all
-    from housing.tracking import ModelNotFound, promote_best
+    from housing.promotion import promote
+    from housing.tracking import ModelNotFound
     t0, params = time.perf_counter(), dict(params or {})
     out = Path(reports_dir or get_settings().reports_dir); out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -154,7 +173,7 @@ def pipeline(models=None, # catalogue names; default all
     results = train_all(models, params, echo=echo, force=force, output_dir=out/'runs')
     ok = [r for r in results if r.ok]
     try:
-        if ok: echo(str(promote_best(tracking_uri=params.get('tracking_uri'))))
+        if ok: echo(str(promote(tracking_uri=params.get('tracking_uri'))))  # gated: the champion moves only to a better, behaving version
     except ModelNotFound as e: echo(f'no promotion: {e}')  # e.g. register=False: nothing to promote, the board still shows the runs
     timing = _timing(results, t0)
     (out/'pipeline_timing.json').write_text(json.dumps(timing, indent=2))

@@ -18,8 +18,8 @@ from .errors import UnavailableError
 # %% auto #0
 __all__ = ['EXPERIMENT_KIND', 'configure', 'ModelNotFound', 'StoreNotFound', 'ModelRefused', 'require_store', 'code_hash',
            'git_commit', 'client', 'parse_models_uri', 'describe_training_run', 'ui_url', 'ModelCard', 'describe_model',
-           'champion_run_id', 'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'promote_best',
-           'latest_runs', 'mark_run_failed', 'attach_files']
+           'champion_run_id', 'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion',
+           'ranked_versions', 'promote_best', 'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
 EXPERIMENT_KIND = 'custom_model_development'  # `mlflow.experimentKind` the MLflow UI reads: training runs, not GenAI traces
@@ -332,53 +332,42 @@ class Promotion:
         return f"{head}; was version {self.previous}" if self.previous else f"{head}; there was no champion before"
 
 # %% ../nbs/04_tracking.ipynb #c047
-def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
-                 tracking_uri: str | None = None, # MLflow tracking URI; default from settings
-                 data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
-                 name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> Promotion:
-    "Point `alias` at the registered version with the lowest `metric` and say what changed"
-    from mlflow.exceptions import MlflowException
+def ranked_versions(metric: str = 'cv_rmse_mean', # run metric to minimise
+                    tracking_uri: str | None = None, # MLflow tracking URI; default from settings
+                    data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
+                    name: str = MODEL_NAME) -> list[tuple]:
+    "The finished registered versions that have `metric`, best first: `(score, version, run)`; raises `ModelNotFound` when none"
     from housing.data import read_manifest
     c = client(require_store(tracking_uri))
     if data_sha256 is None:
         try: data_sha256 = read_manifest()['sha256']
         except FileNotFoundError: data_sha256 = ''
-    best = None; n = 0
+    out = []
     for mv in c.search_model_versions(f"name='{name}'"):
         run = c.get_run(mv.run_id)
         if run.info.status != 'FINISHED' or metric not in run.data.metrics: continue
         if data_sha256 and run.data.tags.get('data.sha256') != data_sha256: continue
-        n += 1
-        key = (run.data.metrics[metric], int(mv.version))
-        if best is None or key < best[0]: best = (key, mv, run)
-    if best is None:
+        out.append((run.data.metrics[metric], str(mv.version), run))
+    if not out:
         raise ModelNotFound(f'no finished registered version of {name!r} has metric {metric!r}'
                             + (f' on data {data_sha256[:12]}' if data_sha256 else '') + '; train models first: `housing train-all`')
-    (score, _), mv, run = best
-    try: previous = c.get_model_version_by_alias(name, alias).version
-    except MlflowException: previous = None
-    changed = previous != mv.version
-    if changed: c.set_registered_model_alias(name, alias, mv.version)
-    return Promotion(str(mv.version), run.data.tags.get('model', run.data.params.get('model', '?')), score,
-                     None if previous is None else str(previous), changed, n)
+    return sorted(out, key=lambda t: (t[0], int(t[1])))
 
-# %% ../nbs/04_tracking.ipynb #c050
-def latest_runs(tracking_uri: str | None = None, experiment: str | None = None):
-    "The newest FINISHED run per model tag in the experiment, as a DataFrame (one row per model; empty without a store)"
-    import mlflow
-    import pandas as pd
-    s = get_settings()
-    tracking_uri = tracking_uri or s.tracking_uri
-    try: require_store(tracking_uri)
-    except StoreNotFound: return pd.DataFrame()
-    mlflow.set_tracking_uri(tracking_uri)
-    exp = mlflow.get_experiment_by_name(experiment or s.experiment)
-    if exp is None: return pd.DataFrame()
-    runs = mlflow.search_runs([exp.experiment_id], filter_string="attributes.status = 'FINISHED'",
-                              order_by=['attributes.start_time DESC'])
-    if runs.empty or 'tags.model' not in runs: return pd.DataFrame()
-    runs = runs[runs['tags.model'].notna() & runs['tags.mlflow.parentRunId'].isna()] if 'tags.mlflow.parentRunId' in runs else runs[runs['tags.model'].notna()]
-    return runs.drop_duplicates('tags.model', keep='first').reset_index(drop=True)
+# %% ../nbs/04_tracking.ipynb #c049
+def promote_best(metric: str = 'cv_rmse_mean', # run metric to minimise
+                 tracking_uri: str | None = None, # MLflow tracking URI; default from settings
+                 data_sha256: str | None = None, # only versions trained on this data; default the manifest's hash ('' for any)
+                 name: str = MODEL_NAME, alias: str = CHAMPION_ALIAS) -> Promotion:
+    "Point `alias` at the registered version with the lowest `metric` and say what changed (ungated)"
+    from mlflow.exceptions import MlflowException
+    ranked = ranked_versions(metric, tracking_uri, data_sha256, name)
+    score, version, run = ranked[0]
+    c = client(require_store(tracking_uri))
+    try: previous = str(c.get_model_version_by_alias(name, alias).version)
+    except MlflowException: previous = None
+    changed = previous != version
+    if changed: c.set_registered_model_alias(name, alias, version)
+    return Promotion(version, run.data.tags.get('model', run.data.params.get('model', '?')), score, previous, changed, len(ranked))
 
 # %% ../nbs/04_tracking.ipynb #c052
 def mark_run_failed(run_id: str, tracking_uri: str | None = None, reason: str = ''):
