@@ -133,6 +133,7 @@ def out_of_fold(name: str, # catalogue name
                 folds: int = 5, seed: int = 42,
                 cache: FeatureCache | None = None, # shared feature steps
                 progress: Callable | None = None, # called as progress(folds_done, folds)
+                extra: tuple | None = None, # `(X, y)` rows added to every fold's fitting part, never validated on (feedback)
                ) -> OutOfFold:
     "Shuffled `folds`-fold CV of a fresh `name` pipeline: out-of-fold predictions and per-fold RMSE"
     from housing.models import make_model
@@ -140,11 +141,12 @@ def out_of_fold(name: str, # catalogue name
     pred = np.empty(len(X))
     for k in range(folds):
         tr, va = ids != k, ids == k
-        _, pred[va] = fit_pipeline(make_model(name, params), X[tr], y[tr], X[va], cache)
+        Xf, yf = (X[tr], y[tr]) if extra is None else (pd.concat([X[tr], extra[0]]), pd.concat([y[tr], extra[1]]))
+        _, pred[va] = fit_pipeline(make_model(name, params), Xf, yf, X[va], cache)
         if progress: progress(k + 1, folds)
     return OutOfFold(pred, ids, fold_hash(X.index, ids), fold_scores(y, pred, ids))
 
-# %% ../nbs/08_crossval.ipynb #c022
+# %% ../nbs/08_crossval.ipynb #c024
 def check_same_folds(expected: str, # `fold_hash` of this run's folds
                      found: dict, # name -> the fold hash its stored predictions were made on
                     ):

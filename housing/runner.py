@@ -23,7 +23,7 @@ __all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'ren
            'execute', 'run_training', 'attach_to_run', 'train_all', 'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
-NOTEBOOK_PARAMS = ('model_params', 'seed', 'cv_folds', 'data_path', 'tracking_uri', 'experiment', 'register')
+NOTEBOOK_PARAMS = ('model_params', 'seed', 'cv_folds', 'data_path', 'tracking_uri', 'experiment', 'register', 'extra_rows')
 
 def parse_value(text: str):
     "A command-line value as a Python literal when it is one, else the string itself"

@@ -20,16 +20,16 @@ import pandas as pd
 
 import housing
 from .config import MODEL_NAME
-from .data import FEATURES, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
+from .data import FEATURES, TARGET, TARGET_CAP, content_hash, feature_ranges, load_housing, split_train_test
 from .crossval import FeatureCache, OutOfFold, fit_pipeline, out_of_fold
 from .models import check_model_name, make_model, model_params, trusted_types
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['RUN_MIME', 'evaluate', 'cross_validate_rmse', 'predict_latency_ms', 'TrainResult', 'fit_evaluate', 'plot_predictions',
-           'plot_residuals', 'feature_importance', 'plot_importance', 'start_run', 'without_registry_chatter',
-           'log_result', 'runtime_requirements', 'end_run', 'log_predictions', 'quiet_mlflow', 'progress_writer',
-           'show_run']
+__all__ = ['RUN_MIME', 'evaluate', 'cross_validate_rmse', 'predict_latency_ms', 'TrainResult', 'fit_evaluate', 'read_extra_rows',
+           'plot_predictions', 'plot_residuals', 'feature_importance', 'plot_importance', 'start_run',
+           'without_registry_chatter', 'log_result', 'runtime_requirements', 'end_run', 'log_predictions',
+           'quiet_mlflow', 'progress_writer', 'show_run']
 
 # %% ../nbs/40_train.ipynb #c005
 def evaluate(y_true, y_pred, prefix: str = 'test_') -> dict:
@@ -82,22 +82,23 @@ class TrainResult:
         return pd.DataFrame({'value': self.metrics}).round(4)
 
 # %% ../nbs/40_train.ipynb #c012
-def _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics) -> tuple:
+def _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics, extra=None) -> tuple:
     "Cross-validate and fit one model: (fitted pipeline, test predictions, OutOfFold or None)"
     oof, cv = None, bool(cv_folds and cv_folds > 1)
     total = cv_folds + 1 if cv else 1
     if cv:
         t = time.perf_counter()
-        oof = out_of_fold(model, params, X_train, y_train, cv_folds, seed, cache, progress and (lambda done, _: progress(done, total)))
+        oof = out_of_fold(model, params, X_train, y_train, cv_folds, seed, cache, progress and (lambda done, _: progress(done, total)), extra)
         metrics.update(cv_rmse_mean=oof.mean, cv_rmse_std=oof.std, cv_time_s=time.perf_counter() - t)
     t = time.perf_counter()
+    if extra is not None: X_train, y_train = pd.concat([X_train, extra[0]]), pd.concat([y_train, extra[1]])
     pipe, y_pred = fit_pipeline(make_model(model, params), X_train, y_train, X_test, cache)
     metrics['fit_time_s'] = time.perf_counter() - t
     if progress: progress(total, total)
     return pipe, y_pred, oof
 
 # %% ../nbs/40_train.ipynb #c014
-def _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics) -> tuple:
+def _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics, extra=None) -> tuple:
     "Assemble an ensemble from its members: (pipeline, test predictions, OutOfFold, member run ids, weights)"
     from housing.ensembles import MemberPredictions, evaluate_ensemble
     from housing.models import CATALOGUE
@@ -107,7 +108,7 @@ def _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, c
     for name in CATALOGUE[model].members:
         m = (members or {}).get(name)
         if m is None:
-            r = fit_evaluate(name, None, seed, cv_folds, data=df, cache=cache)
+            r = fit_evaluate(name, None, seed, cv_folds, data=df, cache=cache, extra=extra)
             m = MemberPredictions(name, r.oof, r.y_pred, r.pipeline)
         got.append(m)
     t = time.perf_counter()
@@ -126,6 +127,7 @@ def fit_evaluate(model: str, # catalogue name
                  cache: FeatureCache | None = None, # shared feature steps of the geographic models
                  members: dict | None = None, # an ensemble's members reused from their runs: name -> `MemberPredictions`
                  progress: Callable | None = None, # called as progress(steps_done, steps)
+                 extra: pd.DataFrame | None = None, # labelled rows (8 features + MedHouseVal) added to the training part only
                 ) -> TrainResult:
     "Split, cross-validate, fit and evaluate one catalogue model"
     spec = check_model_name(model)
@@ -133,10 +135,12 @@ def fit_evaluate(model: str, # catalogue name
     df = data if data is not None else load_housing(data_path)
     X_train, X_test, y_train, y_test = split_train_test(df, seed=seed)
     metrics, used, weights, cpu = {}, {}, {}, time.process_time()
+    more = None if extra is None else (extra[FEATURES], extra[TARGET])
+    if extra is not None: metrics['extra_rows'] = len(extra)
     if spec.members:
-        pipe, y_pred, oof, used, weights = _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics)
+        pipe, y_pred, oof, used, weights = _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics, more)
         if progress: progress(1, 1)
-    else: pipe, y_pred, oof = _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics)
+    else: pipe, y_pred, oof = _fit_single(model, params, X_train, y_train, X_test, seed, cv_folds, cache, progress, metrics, more)
     t = time.perf_counter(); pipe.predict(X_test); metrics['batch_predict_ms_per_row'] = (time.perf_counter() - t) * 1000 / len(X_test)
     metrics.update(evaluate(y_test, y_pred))
     metrics['predict_latency_ms'] = predict_latency_ms(pipe, X_test)
@@ -144,7 +148,17 @@ def fit_evaluate(model: str, # catalogue name
     return TrainResult(model, model_params(model, params), params, pipe, metrics, X_train, X_test, y_test, np.asarray(y_pred),
                        content_hash(df), seed, df.attrs.get('source', ''), oof, used, weights)
 
-# %% ../nbs/40_train.ipynb #c018
+# %% ../nbs/40_train.ipynb #c020
+def read_extra_rows(path) -> pd.DataFrame | None: # CSV with the 8 features and MedHouseVal; None: no extra rows
+    "Labelled rows to add to the training part, from a CSV file (None without a path)"
+    if not path: return None
+    try: df = pd.read_csv(path)
+    except (OSError, ValueError) as e: raise InputError(f'extra_rows {path}: could not be read ({e})') from None
+    missing = [c for c in FEATURES + [TARGET] if c not in df]
+    if missing: raise InputError(f"extra_rows {path}: missing columns {missing}; expected {', '.join(FEATURES + [TARGET])}")
+    return df[FEATURES + [TARGET]].astype('float64')
+
+# %% ../nbs/40_train.ipynb #c023
 def plot_predictions(result: TrainResult):
     "Predicted vs actual on the test set"
     import matplotlib.pyplot as plt
@@ -178,7 +192,7 @@ def plot_importance(importance: pd.Series, model: str = ''):
     importance.plot.barh(ax=ax); ax.set_xlabel('RMSE increase when shuffled'); ax.set_title(f'{model}: permutation importance')
     fig.tight_layout(); return fig
 
-# %% ../nbs/40_train.ipynb #c022
+# %% ../nbs/40_train.ipynb #c027
 def start_run(model: str, tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
               nested: bool = False):
     "Open an MLflow run for `model` in the configured store and tag its provenance"
@@ -192,7 +206,7 @@ def start_run(model: str, tracking_uri: str | None = None, experiment: str | Non
                      'housing.code_hash': code_hash()})
     return run
 
-# %% ../nbs/40_train.ipynb #x023
+# %% ../nbs/40_train.ipynb #c028
 _CHATTER = ('Registered model ', 'Created version ', 'Successfully registered model ')  # what MLflow prints on registering
 
 @contextlib.contextmanager
@@ -205,7 +219,7 @@ def without_registry_chatter():
         for line in buf.getvalue().splitlines(keepends=True):
             if not line.startswith(_CHATTER): sys.stderr.write(line)
 
-# %% ../nbs/40_train.ipynb #x025
+# %% ../nbs/40_train.ipynb #c030
 def log_result(result: TrainResult, register: bool = True, # register the model as `california-housing`
                figures: dict | None = None, # name -> matplotlib figure to log under plots/
                importance: pd.Series | None = None) -> str | None:
@@ -237,7 +251,7 @@ def log_result(result: TrainResult, register: bool = True, # register the model 
     record_digest(info); describe_training_run(result.model, result.seed)  # digest of the files for loading; source and note for the UI
     return str(info.registered_model_version) if register and info.registered_model_version is not None else None
 
-# %% ../nbs/40_train.ipynb #x026
+# %% ../nbs/40_train.ipynb #c031
 def runtime_requirements(pipeline) -> list[str]:
     "Pinned requirements to load `pipeline` (given explicitly: MLflow's inference loads the model in a subprocess, ~10 s)"
     from importlib.metadata import version
@@ -256,7 +270,7 @@ def end_run(status: str = 'FINISHED'):
     import mlflow
     mlflow.end_run(status=status)
 
-# %% ../nbs/40_train.ipynb #c025
+# %% ../nbs/40_train.ipynb #c033
 def log_predictions(result: TrainResult):
     "Log out-of-fold and test predictions, the fold hash, and an ensemble's members and weights to the active run"
     import tempfile
@@ -269,7 +283,7 @@ def log_predictions(result: TrainResult):
     if result.members: mlflow.set_tag('ensemble.members', json.dumps(result.members, sort_keys=True))
     if result.weights: mlflow.log_params({f'weight.{k}': round(v, 6) for k, v in result.weights.items()})
 
-# %% ../nbs/40_train.ipynb #c029
+# %% ../nbs/40_train.ipynb #c037
 def quiet_mlflow():
     "Show only warnings and errors from MLflow and alembic (its database migrations); no tqdm widget hint"
     import logging
@@ -289,7 +303,7 @@ def progress_writer(path: str | Path | None, # JSON file to write; None: no call
         tmp.replace(path)
     return write
 
-# %% ../nbs/40_train.ipynb #c031
+# %% ../nbs/40_train.ipynb #c039
 def show_run(run) -> None:
     "Display the run id in the notebook, readable by people and by `housing.runner` (mime type below)"
     from IPython.display import display
