@@ -80,10 +80,11 @@ class Decision:
     champion: str | None  # version holding the alias now
     promote: bool
     reasons: list = field(default_factory=list)  # each check's finding, in words
+    model: str = '?'  # the candidate's catalogue name
 
     def __str__(self):
-        head = (f'champion -> version {self.candidate}' if self.promote
-                else f'version {self.candidate} not promoted (champion stays {self.champion})')
+        head = (f'champion -> version {self.candidate} ({self.model})' if self.promote
+                else f'version {self.candidate} ({self.model}) not promoted (champion stays {self.champion})')
         return head + ': ' + '; '.join(self.reasons)
 
 # %% ../nbs/04b_promotion.ipynb #c015
@@ -93,9 +94,10 @@ def decide(candidate, # `housing.tracking.ModelCard` of the candidate
            shadow=None, # `housing.performance.PairedComparison` of challenger vs champion on labelled traffic, if any
            metric: str = 'cv_rmse_mean') -> Decision:
     "Apply the gate: better on `metric`, behaving, and not worse in the shadow test"
-    d = Decision(candidate.version, champion.version if champion else None, True, [])
+    model = candidate.metadata.get('model') or candidate.tags.get('model', '?')
+    d = Decision(candidate.version, champion.version if champion else None, True, [], model)
     if champion is not None and champion.version == candidate.version:
-        return Decision(candidate.version, champion.version, False, ['it is the champion already'])
+        return Decision(candidate.version, champion.version, False, ['it is the champion already'], model)
     c = candidate.metrics.get(metric)
     if c is None: d.promote = False; d.reasons.append(f'it has no {metric}')
     elif champion is not None and champion.metrics.get(metric) is not None:

@@ -136,7 +136,10 @@ def fit_evaluate(model: str, # catalogue name
     X_train, X_test, y_train, y_test = split_train_test(df, seed=seed)
     metrics, used, weights, cpu = {}, {}, {}, time.process_time()
     more = None if extra is None else (extra[FEATURES], extra[TARGET])
-    if extra is not None: metrics['extra_rows'] = len(extra)
+    if extra is not None:  # a test row it trains on is no test: score it on the others
+        seen = X_test.merge(extra[FEATURES].drop_duplicates(), how='left', on=FEATURES, indicator=True)['_merge'].eq('both').to_numpy()
+        X_test, y_test = X_test[~seen], y_test[~seen]
+        metrics.update(extra_rows=len(extra), test_rows_in_extra=int(seen.sum()))
     if spec.members:
         pipe, y_pred, oof, used, weights = _fit_ensemble(model, params, df, X_train, y_train, X_test, seed, cv_folds, cache, members, metrics, more)
         if progress: progress(1, 1)
