@@ -57,7 +57,6 @@ def _connect(path: Path, busy_timeout_ms: int, synchronous: str, readonly: bool 
 
 def _has_column(con, table: str, column: str) -> bool:
     return any(r[1] == column for r in con.execute(f'PRAGMA table_info({table})'))  # nosec B608: constant names
-
 def _create(con: sqlite3.Connection):
     "Create the tables, and add the `simulated` column to a log written before it existed"
     con.executescript(_SCHEMA)
@@ -68,7 +67,6 @@ def _create(con: sqlite3.Connection):
 # %% ../nbs/10_predlog.ipynb #c011
 def _opt_float(x) -> float | None:
     return None if x is None or math.isnan(x := float(x)) else x
-
 def prediction_row(features, # the 8 values in `FEATURES` order (validated floats), or a dict by name (missing/NaN -> NULL)
                    prediction: float | None, # predicted MedHouseVal
                    model_version: str | None = None, *,
@@ -92,7 +90,6 @@ def request_row(route: str, status: int, *, request_id: str | None = None, ts: f
 
 # %% ../nbs/10_predlog.ipynb #c014
 _CHUNK = 256  # most rows in one INSERT statement (16 columns x 256 = 4,096 parameters)
-
 @lru_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple, nrows: int) -> str:
     one = '(' + ','.join('?' * len(columns)) + ')'
@@ -338,13 +335,16 @@ def _commit(self: PredictionLog, writes: list) -> LogError | None:
     return err
 
 _MIN_ROOM = 1 << 20  # bytes free on the log's disk before a failing log counts as healed
-
 def _room(path: Path) -> int:
     try: return (st := os.statvfs(path.parent)).f_bavail * st.f_frsize
     except OSError: return 0
-
 def _delete_before(con, before: float) -> tuple[int, int]:
-    return tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
+    "Delete rows with ts < before and the labels of deleted predictions; `meta` keeps the latest boundary, `pruned_before`"
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'labels'").fetchone():  # `housing.labels`' table
+        con.execute('DELETE FROM labels WHERE request_id IN (SELECT request_id FROM predictions WHERE ts < ?)', (before,))
+    n = tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
+    if n[0]: con.execute("INSERT INTO meta VALUES ('pruned_before', ?1) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS REAL), ?1)", (before,))
+    return n
 
 @patch
 def _maintain(self: PredictionLog):
