@@ -157,7 +157,7 @@ class PredictionLog:
             raise ValueError(f'synchronous={synchronous!r}: expected one of NORMAL, FULL, EXTRA, OFF')
         self.synchronous, self.busy_timeout_ms, self.max_group = synchronous.upper(), busy_timeout_ms, max_group
         self.retention_s, self._next_prune = retention_days * 86400, 0.0
-        self._con, self._ident = None, None  # the writer thread's connection, opened by it
+        self._con, self._ident, self._closed = None, None, False  # the writer thread's connection (opened by it); closed by `close`
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = _connect(self.path, busy_timeout_ms, self.synchronous)
@@ -168,7 +168,6 @@ class PredictionLog:
                            'to a writable file') from None
         self.commits = self.rows_written = self.failures = self.pruned = 0  # counters, read by the API
         self.last_error: str | None = None  # message of the last failed commit, cleared by the next good one
-        self._closed = False
         self._open: dict = {}  # event loop -> rows gathered during its current turn, and their shared future
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f'predlog-writer:{self.path.name}', daemon=True)
@@ -346,6 +345,7 @@ def _delete_before(con, before: float) -> tuple[int, int]:
     if n[0]: con.execute("INSERT INTO meta VALUES ('pruned_before', ?1) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS REAL), ?1)", (before,))
     return n
 
+# %% ../nbs/10_predlog.ipynb #c027
 @patch
 def _maintain(self: PredictionLog):
     "Heartbeat while failing (heals `last_error` once a write works again); hourly retention"
@@ -382,7 +382,7 @@ def _probe_rows(self: PredictionLog, con):
     for table, columns in (('predictions', PREDICTION_COLUMNS), ('requests', REQUEST_COLUMNS)):
         con.execute(_insert_sql(table, tuple(columns), 1), [None] * (len(columns) - 1) + [0])  # `simulated` is NOT NULL
 
-# %% ../nbs/10_predlog.ipynb #c037
+# %% ../nbs/10_predlog.ipynb #c039
 def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
           before=None, # unix seconds, datetime or ISO time: rows with ts < before are deleted
          ) -> tuple[int, int]:
@@ -392,7 +392,7 @@ def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
     if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
     with PredictionLog(path) as log: return log.prune(b)
 
-# %% ../nbs/10_predlog.ipynb #c040
+# %% ../nbs/10_predlog.ipynb #c042
 _READERS = ('read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles')
 
 def __getattr__(name):  # `from housing.predlog import read_predictions` works: the readers live in housing.logquery
