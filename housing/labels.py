@@ -247,7 +247,7 @@ def load_label_file(file, # CSV with request_id, row (optional), actual
 
 # %% ../nbs/10b_labels.ipynb #c032
 _ONE = {'type': 'object', 'required': ['request_id', 'actual'], 'additionalProperties': False,
-        'properties': {'request_id': {'type': 'string'}, 'row': {'type': 'integer', 'minimum': 0},
+        'properties': {'request_id': {'type': 'string', 'pattern': f'^{_RID.pattern}$'}, 'row': {'type': 'integer', 'minimum': 0},
                        'actual': {'type': 'number', 'exclusiveMinimum': 0, 'maximum': TARGET_CAP}}}
 _BODY = {'requestBody': {'required': True, 'content': {'application/json': {'schema': {'oneOf': [
     _ONE, {'type': 'object', 'required': ['items'], 'additionalProperties': False, 'properties': {'items': {'type': 'array', 'items': _ONE, 'minItems': 1}}}]},
