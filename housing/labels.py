@@ -40,11 +40,12 @@ def _problem(field: str, msg: str, expected: str, kind: str) -> dict:
     return {'loc': ['body', *re.split(r'[.\[\]]+', field.strip('.'))[:3]], 'field': field, 'msg': f'{field}: {msg}',
             'expected': expected, 'type': kind}
 
-def _number(v, text: bool):
-    if text and isinstance(v, str) and v.strip():
-        try: return float(v)
-        except ValueError: return None
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+def _number(v, text: bool) -> float | None:
+    "`v` as a float, or None if it is not a number (strings only when `text`)"
+    try:
+        if text and isinstance(v, str) and v.strip(): return float(v)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    except (ValueError, OverflowError): return None  # OverflowError: an integer too large for a float
 
 def check_item(item, # a dict with request_id, actual and optionally row
                where: str = '', # prefix of the field names in messages, e.g. 'items[3].'
