@@ -105,6 +105,10 @@ bench-monitor: $(STAMP) ## drift report end to end (papermill): full reference v
 bench-drift: $(STAMP) ## drift calibration: false alarms per window size, detection per scenario (20 seeds)
 	$(BIN)/python bench/bench_drift.py
 
+.PHONY: bench-labels
+bench-labels: $(STAMP) ## live-performance calibration: iid vs concept_shift ALERTs, estimated vs realised RMSE (20 seeds)
+	$(BIN)/python bench/bench_labels.py
+
 LOCK_TOOLS ?= $(or $(TMPDIR),/tmp)/housing-lock-tools
 UV_VERSION := 0.13.9
 lock: ## regenerate requirements/*.lock (exact versions + hashes) from settings.ini's ranges with uv

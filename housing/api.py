@@ -324,6 +324,7 @@ def create_app(model=None, # a `LoadedModel` to serve instead of loading `model_
     app.state.service = svc
     _add_error_handlers(app, svc)
     for add in (_add_prediction_routes, _add_batch_route, _add_health_routes, _add_model_routes): add(app, svc)
+    from housing.labels import add_feedback_routes; add_feedback_routes(app, svc)  # POST /feedback: labels come back
     _add_docs_routes(app)
     svc.routes = {r.path: r.path for r in app.routes if hasattr(r, 'path') and '{' not in r.path}
     app.openapi = _openapi(app, svc)

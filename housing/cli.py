@@ -17,7 +17,7 @@ from .errors import HousingError, InputError
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
            'rollback', 'retrain', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log',
-           'dashboard', 'export_model', 'docs', 'config', 'build_parser', 'main']
+           'dashboard', 'feedback', 'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -210,13 +210,15 @@ def serve(*, host: str = '127.0.0.1', # interface to bind; 0.0.0.0 for all (then
 
 @verb('serve')
 def simulate(*, rows: int = 1000, # rows of traffic to send
-             scenario: str = 'iid', # iid, income_shift, coastal_shift, joint_shift or bad_quality
+             scenario: str = 'iid', # iid, income_shift, coastal_shift, joint_shift, bad_quality or concept_shift (prices change, features do not)
              api: str = None, # API base URL (default: $HOUSING_API_URL, else http://127.0.0.1:8000)
              direct: bool = False, # write into the prediction log instead of calling the API
-             seed: int = 0): # random seed: the same seed sends the same rows
+             seed: int = 0, # random seed: the same seed sends the same rows
+             labels: bool = False, # also send back the true prices of the rows (POST /feedback, or into the log with --direct)
+             label_delay: float = 0.0): # seconds between the predictions and their labels
     "send simulated traffic to the API (or straight into the log)"
     from housing.simulate import simulate as _simulate
-    _simulate(rows=rows, scenario=scenario, api=api, direct=direct, seed=seed); return 0
+    _simulate(rows=rows, scenario=scenario, api=api, direct=direct, seed=seed, labels=labels, label_delay=label_delay); return 0
 
 # %% ../nbs/90_cli.ipynb #c023
 @verb('serve')
@@ -270,6 +272,16 @@ def dashboard(*, host: str = '127.0.0.1', # address to bind; 0.0.0.0 in a contai
     "start the Streamlit dashboard"
     from housing.dashboard import dashboard as _dashboard
     return _dashboard(port=port, host=host) or 0
+
+# %% ../nbs/90_cli.ipynb #fb01
+@verb('monitor')
+def feedback(file: str, # CSV with the columns request_id, row (optional: the row's position in its request), actual (MedHouseVal, $100,000)
+             *, rejects: str = None, # CSV for the rejected rows with their reasons (default: FILE's name with .rejects.csv, beside it)
+             path: str = None): # prediction log (default: $HOUSING_PREDICTION_LOG)
+    "load labels (true values of predicted rows) into the prediction log"
+    from housing.labels import load_label_file
+    result = load_label_file(file, path, rejects)
+    print(f'{file}: {result}'); return 1 if result.rejected else 0
 
 # %% ../nbs/90_cli.ipynb #c026
 @verb('deliver')

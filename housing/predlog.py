@@ -57,7 +57,6 @@ def _connect(path: Path, busy_timeout_ms: int, synchronous: str, readonly: bool 
 
 def _has_column(con, table: str, column: str) -> bool:
     return any(r[1] == column for r in con.execute(f'PRAGMA table_info({table})'))  # nosec B608: constant names
-
 def _create(con: sqlite3.Connection):
     "Create the tables, and add the `simulated` column to a log written before it existed"
     con.executescript(_SCHEMA)
@@ -68,7 +67,6 @@ def _create(con: sqlite3.Connection):
 # %% ../nbs/10_predlog.ipynb #c011
 def _opt_float(x) -> float | None:
     return None if x is None or math.isnan(x := float(x)) else x
-
 def prediction_row(features, # the 8 values in `FEATURES` order (validated floats), or a dict by name (missing/NaN -> NULL)
                    prediction: float | None, # predicted MedHouseVal
                    model_version: str | None = None, *,
@@ -92,7 +90,6 @@ def request_row(route: str, status: int, *, request_id: str | None = None, ts: f
 
 # %% ../nbs/10_predlog.ipynb #c014
 _CHUNK = 256  # most rows in one INSERT statement (16 columns x 256 = 4,096 parameters)
-
 @lru_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple, nrows: int) -> str:
     one = '(' + ','.join('?' * len(columns)) + ')'
@@ -160,7 +157,7 @@ class PredictionLog:
             raise ValueError(f'synchronous={synchronous!r}: expected one of NORMAL, FULL, EXTRA, OFF')
         self.synchronous, self.busy_timeout_ms, self.max_group = synchronous.upper(), busy_timeout_ms, max_group
         self.retention_s, self._next_prune = retention_days * 86400, 0.0
-        self._con, self._ident = None, None  # the writer thread's connection, opened by it
+        self._con, self._ident, self._closed = None, None, False  # the writer thread's connection (opened by it); closed by `close`
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = _connect(self.path, busy_timeout_ms, self.synchronous)
@@ -171,7 +168,6 @@ class PredictionLog:
                            'to a writable file') from None
         self.commits = self.rows_written = self.failures = self.pruned = 0  # counters, read by the API
         self.last_error: str | None = None  # message of the last failed commit, cleared by the next good one
-        self._closed = False
         self._open: dict = {}  # event loop -> rows gathered during its current turn, and their shared future
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f'predlog-writer:{self.path.name}', daemon=True)
@@ -338,14 +334,18 @@ def _commit(self: PredictionLog, writes: list) -> LogError | None:
     return err
 
 _MIN_ROOM = 1 << 20  # bytes free on the log's disk before a failing log counts as healed
-
 def _room(path: Path) -> int:
     try: return (st := os.statvfs(path.parent)).f_bavail * st.f_frsize
     except OSError: return 0
-
 def _delete_before(con, before: float) -> tuple[int, int]:
-    return tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
+    "Delete rows with ts < before and the labels of deleted predictions; `meta` keeps the latest boundary, `pruned_before`"
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'labels'").fetchone():  # `housing.labels`' table
+        con.execute('DELETE FROM labels WHERE request_id IN (SELECT request_id FROM predictions WHERE ts < ?)', (before,))
+    n = tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
+    if n[0]: con.execute("INSERT INTO meta VALUES ('pruned_before', ?1) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS REAL), ?1)", (before,))
+    return n
 
+# %% ../nbs/10_predlog.ipynb #fb02
 @patch
 def _maintain(self: PredictionLog):
     "Heartbeat while failing (heals `last_error` once a write works again); hourly retention"

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from .config import get_settings
-from .data import FEATURE_RULES, FEATURES, frame_problems, row_problems
+from .data import FEATURE_RULES, FEATURES, TARGET, TARGET_CAP, frame_problems, row_problems
 from .errors import InputError
 from .samples import MonitorError
 
 # %% auto #0
-__all__ = ['INCOME_FACTOR', 'REGIONS', 'COASTAL_REGION', 'OUT_OF_RANGE_SHARE', 'INVALID_SHARE', 'SCENARIOS', 'in_region',
-           'draw_rows', 'simulate']
+__all__ = ['INCOME_FACTOR', 'REGIONS', 'COASTAL_REGION', 'OUT_OF_RANGE_SHARE', 'INVALID_SHARE', 'CONCEPT_REGION', 'PRICE_FACTOR',
+           'SCENARIOS', 'in_region', 'draw_rows', 'held_out_prices', 'simulate']
 
 # %% ../nbs/21_simulate.ipynb #c006
 INCOME_FACTOR = 1.3  # income_shift: MedInc multiplied by this
@@ -28,6 +28,8 @@ REGIONS = {'bay_area': dict(lat=(37.2, 38.4), lon=(-123.0, -121.6)),  # San Fran
 COASTAL_REGION = 'bay_area'  # coastal_shift: requests only from this region
 OUT_OF_RANGE_SHARE = 0.10  # bad_quality: share of rows with one value beyond the training range
 INVALID_SHARE = 0.02  # bad_quality: share of extra rows that break a business rule (the API rejects them)
+CONCEPT_REGION = 'los_angeles'  # concept_shift: prices change in this region
+PRICE_FACTOR = 1.3  # concept_shift: its prices multiplied by this (capped at TARGET_CAP)
 
 # %% ../nbs/21_simulate.ipynb #c007
 def _iid(pool, n, rng, ranges): return pool.iloc[rng.integers(0, len(pool), n)].reset_index(drop=True)
@@ -82,32 +84,41 @@ def _bad_quality(pool, n, rng, ranges):
         bad.loc[j, f] = bad.loc[j, 'AveRooms'] + 1.0 if v is None else v
     return pd.concat([rows, bad], ignore_index=True)
 
+def _concept_shift(pool, n, rng, ranges):
+    rows = _iid(pool, n, rng, ranges)  # the same rows as `iid` with the same seed: the features do not move
+    if TARGET in rows:
+        m = in_region(rows, CONCEPT_REGION)
+        rows.loc[m, TARGET] = np.minimum(rows.loc[m, TARGET] * PRICE_FACTOR, TARGET_CAP)
+    return rows
+
 SCENARIOS = {'iid': _iid, 'income_shift': _income_shift, 'coastal_shift': _coastal_shift, 'joint_shift': _joint_shift,
-             'bad_quality': _bad_quality}
+             'bad_quality': _bad_quality, 'concept_shift': _concept_shift}
 
 # %% ../nbs/21_simulate.ipynb #c010
-def draw_rows(pool: pd.DataFrame, # held-out feature rows to draw from
+def draw_rows(pool: pd.DataFrame, # held-out feature rows to draw from (and their prices in a `MedHouseVal` column, if known)
               n: int, # rows to draw (bad_quality adds INVALID_SHARE * n invalid ones)
               scenario: str = 'iid', # one of `SCENARIOS`
               seed: int = 0, # random seed: the same seed draws the same rows
               ranges: dict | None = None, # {feature: [min, max]} of the training data (bad_quality)
              ) -> pd.DataFrame:
-    "Feature rows for `scenario`, with a boolean column `valid` (False: the API must reject the row)"
+    "Feature rows (and prices, if `pool` has them) for `scenario`, with a boolean column `valid` (False: the API must reject the row)"
     if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
     if n < 1: raise InputError(f'rows={n}: expected a positive number of rows')
     ranges = ranges or {f: [float(pool[f].min()), float(pool[f].max())] for f in FEATURES}
-    rows = SCENARIOS[scenario](pool[FEATURES].reset_index(drop=True), int(n), np.random.default_rng(seed), ranges)
+    cols = FEATURES + ([TARGET] if TARGET in pool else [])
+    rows = SCENARIOS[scenario](pool[cols].reset_index(drop=True), int(n), np.random.default_rng(seed), ranges)
     bad = {i for i, _, _ in frame_problems(rows[FEATURES])}  # vectorised `row_problems`: 100,000 rows in milliseconds
     rows['valid'] = [i not in bad for i in range(len(rows))]
     return rows
 
-# %% ../nbs/21_simulate.ipynb #c014
+# %% ../nbs/21_simulate.ipynb #fb02
 def _open_log(path: Path):
     "The API's prediction-log writer"
     from housing.predlog import PredictionLog
     return PredictionLog(path)
 
-def _direct(rows: pd.DataFrame, model, ranges: dict, path: Path, batch_size: int, spread_minutes: float) -> dict:
+def _direct(rows: pd.DataFrame, model, ranges: dict, path: Path, batch_size: int, spread_minutes: float,
+            label_delay: float | None = None) -> dict: # not None: also write the prices as labels, received this many seconds later
     "Predict `rows` in-process and write them to the log as the API would, one request per batch"
     now = time.time()
     valid = rows[rows['valid']].reset_index(drop=True)
@@ -138,11 +149,35 @@ def _direct(rows: pd.DataFrame, model, ranges: dict, path: Path, batch_size: int
     try:
         log.write(preds)
         log.write_requests(sorted(reqs, key=lambda r: r['ts']))
+        labelled = None if label_delay is None else _log_labels(log, preds, valid[TARGET], label_delay)
     finally: log.close()
-    return dict(requests=n_req, accepted=len(valid), rejected=len(invalid), statuses={200: len(batches), 422: len(invalid)})
+    return dict(requests=n_req, accepted=len(valid), rejected=len(invalid), statuses={200: len(batches), 422: len(invalid)},
+                **({} if labelled is None else {'labels': labelled}))
 
-# %% ../nbs/21_simulate.ipynb #c016
-def _send(rows: pd.DataFrame, api: str, batch_size: int, client=None) -> dict:
+# %% ../nbs/21_simulate.ipynb #fb04
+def _labels_for(request_ids: list, actual) -> list:
+    "One `housing.labels.Label` per predicted row; a request's rows numbered in order"
+    from housing.labels import Label
+    pos, out = {}, []
+    for rid, y in zip(request_ids, actual):
+        out.append(Label(rid, pos.get(rid, 0), float(y))); pos[rid] = pos.get(rid, 0) + 1
+    return out
+
+def _tally(statuses: list) -> dict:
+    return dict(sent=len(statuses), accepted=statuses.count('accepted'), duplicates=statuses.count('duplicate'),
+                refused={s: statuses.count(s) for s in sorted(set(statuses) - {'accepted', 'duplicate'})})
+
+def _log_labels(log, preds: list, actual, delay: float) -> dict:
+    "Write the labels of logged `preds` (dicts with request_id and ts) through the log's writer"
+    from housing.labels import add_labels
+    now = time.time()
+    labels = _labels_for([p['request_id'] for p in preds], actual)
+    results = add_labels(log, labels, 'simulate', atomic=False, ts=[min(p['ts'] + delay, now) for p in preds])
+    return _tally([r['status'] for r in results])
+
+# %% ../nbs/21_simulate.ipynb #fb06
+def _send(rows: pd.DataFrame, api: str, batch_size: int, client=None,
+          label_delay: float | None = None) -> dict: # not None: POST the prices to /feedback this many seconds after the predictions
     "POST `rows` to the API at `api`; count the answers by status"
     import httpx
     key = get_settings().api_key
@@ -155,25 +190,53 @@ def _send(rows: pd.DataFrame, api: str, batch_size: int, client=None) -> dict:
     calls = [('/predict/batch', {'instances': valid[i:i + batch_size]}, len(valid[i:i + batch_size])) for i in range(0, len(valid), batch_size)] \
         if batch_size > 1 else [('/predict', r, 1) for r in valid]
     calls += [('/predict', r, 1) for r in invalid]
+    prices = rows[rows['valid']][TARGET].tolist() if label_delay is not None else []
+    starts = [*range(0, len(valid), batch_size if batch_size > 1 else 1), *[None] * len(invalid)]  # each call's first valid row
+    answered = []  # (request id, price) of every predicted row, for the labels
     try:
-        for route, body, n in calls:
+        for (route, body, n), at in zip(calls, starts):
             r = client.post(route, json=body)
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-            if r.status_code == 200: accepted += n
+            if r.status_code == 200:
+                if prices and at is not None: answered += [(r.json()['request_id'], prices[at + j]) for j in range(n)]
+                accepted += n
             elif r.status_code == 503: raise MonitorError(f'the API at {api} has no model: {r.text[:300]}')
             elif r.status_code in (401, 403): raise MonitorError(f'the API at {api} refused the key ({r.status_code}): set HOUSING_API_KEY')
             elif r.status_code >= 500 and first_error is None: first_error = r.text[:300]
+        labelled = None if label_delay is None else _post_labels(client, answered, label_delay)
     except httpx.TransportError as e:
         raise MonitorError(f'the API at {api} is not reachable ({type(e).__name__}: {e}); start it with `housing serve` '
                            'or write straight into the log with --direct') from None
     finally:
         if own: client.close()
     return dict(requests=len(calls), accepted=accepted, rejected=len(calls) - statuses.get(200, 0), statuses=statuses,
-                first_server_error=first_error)
+                first_server_error=first_error, **({} if labelled is None else {'labels': labelled}))
 
-# %% ../nbs/21_simulate.ipynb #c018
+# %% ../nbs/21_simulate.ipynb #fb08
+def _post_labels(client, answered: list, delay: float, chunk: int = 500) -> dict:
+    "POST the labels of `answered` (request id, price) rows to /feedback; their statuses counted"
+    time.sleep(max(delay, 0))
+    labels, statuses = _labels_for([a[0] for a in answered], [a[1] for a in answered]), []
+    for i in range(0, len(labels), chunk):
+        part = labels[i:i + chunk]
+        r = client.post('/feedback', json={'items': [dict(request_id=lb.request_id, row=lb.row, actual=lb.actual) for lb in part]})
+        statuses += [it['status'] for it in r.json()['items']] if r.status_code == 200 else [f'http {r.status_code}'] * len(part)
+    return _tally(statuses)
+
+# %% ../nbs/21_simulate.ipynb #fb10
+def held_out_prices(ref) -> np.ndarray: # a `housing.samples.Reference`
+    "The true MedHouseVal of `ref.X_test`"
+    from housing.data import content_hash, load_housing, split_train_test
+    df = load_housing(check=False)
+    if ref.info.get('data_sha256') and content_hash(df) != ref.info['data_sha256']:
+        raise MonitorError(f"the data at {df.attrs.get('source', 'HOUSING_RAW_DATA')} is not the data the reference was built from")
+    _, X_test, _, y_test = split_train_test(df, seed=int(ref.info.get('split_seed', 42)))
+    if len(X_test) != len(ref.X_test): raise MonitorError(f'held-out split has {len(X_test)} rows, the reference {len(ref.X_test)}')
+    return y_test.to_numpy(np.float64)
+
+# %% ../nbs/21_simulate.ipynb #fb12
 def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
-             scenario: str = 'iid', # one of `SCENARIOS`: iid, income_shift, coastal_shift, joint_shift, bad_quality
+             scenario: str = 'iid', # one of `SCENARIOS`: iid, income_shift, coastal_shift, joint_shift, bad_quality, concept_shift
              api: str | None = None, # API base URL; default `$HOUSING_API_URL` or http://127.0.0.1:8000
              direct: bool = False, # predict in-process and write straight into the prediction log
              seed: int = 0, # random seed of the draw
@@ -182,23 +245,31 @@ def simulate(rows: int, # rows to send (bad_quality adds 2 % invalid ones)
              spread_minutes: float = 60.0, # --direct: spread timestamps over this many minutes up to now
              reference=None, # a `housing.samples.Reference` (default: the champion's)
              quiet: bool = False, # do not print the one-line summary
+             labels: bool = False, # also send the rows' true prices (POST /feedback; with `direct`, into the log's labels)
+             label_delay: float = 0.0, # seconds between predictions and their labels (with `direct`: added to the label's time)
             ) -> dict:
     "Draw held-out rows for `scenario` and send them to the API, or write them into the log with `direct`"
     from housing.samples import load_reference
     if scenario not in SCENARIOS: raise InputError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}", field='scenario')
     if batch_size < 1: raise InputError(f'batch_size={batch_size}: expected at least 1')
+    if label_delay < 0: raise InputError(f'label_delay={label_delay}: expected seconds >= 0', field='label_delay')
     ref = reference or load_reference()
-    drawn = draw_rows(ref.X_test, rows, scenario, seed, ref.ranges)
+    pool = ref.X_test.assign(**{TARGET: held_out_prices(ref)}) if labels else ref.X_test
+    drawn = draw_rows(pool, rows, scenario, seed, ref.ranges)
+    delay = label_delay if labels else None
     t0 = time.perf_counter()
     if direct:
         path = Path(prediction_log or get_settings().prediction_log)
-        out = _direct(drawn, ref.model, ref.ranges, path, batch_size, spread_minutes)
+        out = _direct(drawn, ref.model, ref.ranges, path, batch_size, spread_minutes, delay)
         target = str(path)
     else:
         target = api or get_settings().api_url
-        out = _send(drawn, target, batch_size)
+        out = _send(drawn, target, batch_size, label_delay=delay)
     out.update(scenario=scenario, rows=len(drawn), seed=seed, target=target, seconds=round(time.perf_counter() - t0, 3))
     if not quiet:
         print(f"simulate {scenario}: {out['rows']:,} rows in {out['requests']:,} requests to {target}: "
               f"{out['accepted']:,} rows accepted, {out['rejected']:,} requests rejected ({out['seconds']:.1f} s)")
+        if 'labels' in out: print(f"labels: {out['labels']['accepted']:,} accepted, {out['labels']['duplicates']:,} already recorded, "
+                                  f"refused {out['labels']['refused'] or 'none'}")
+        elif scenario == 'concept_shift': print('concept_shift changes only the prices: add --labels to send them')
     return out

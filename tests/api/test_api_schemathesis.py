@@ -31,13 +31,14 @@ def operations(schema):
 
 def test_the_schema_lists_every_route(api_schema):
     assert set(operations(api_schema)) == {('POST', '/predict'), ('POST', '/predict/batch'), ('GET', '/health'), ('GET', '/ready'),
-                                           ('GET', '/metrics'), ('GET', '/model/info'), ('POST', '/model/reload')}
+                                           ('GET', '/metrics'), ('GET', '/model/info'), ('POST', '/model/reload'), ('POST', '/feedback')}
 
 
 _VALID, _INVALID = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CASES = [('POST', '/predict', _VALID), ('POST', '/predict', _INVALID), ('POST', '/predict/batch', _VALID),
          ('POST', '/predict/batch', _INVALID), ('GET', '/health', _VALID), ('GET', '/ready', _VALID), ('GET', '/metrics', _VALID),
-         ('GET', '/model/info', _VALID), ('POST', '/model/reload', _VALID)]  # routes without parameters admit no invalid input
+         ('GET', '/model/info', _VALID), ('POST', '/model/reload', _VALID),  # routes without parameters admit no invalid input
+         ('POST', '/feedback', _VALID), ('POST', '/feedback', _INVALID)]
 
 
 @pytest.mark.parametrize('method,path,mode', CASES, ids=[f'{m} {p} {g.value}' for m, p, g in CASES])
