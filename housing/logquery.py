@@ -14,7 +14,8 @@ from .predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, _connect
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles']
+__all__ = ['LABELLED_COLUMNS', 'as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts',
+           'latency_percentiles', 'read_labelled']
 
 # %% ../nbs/10a_logquery.ipynb #c007
 def as_unix(t) -> float | None:
@@ -124,3 +125,19 @@ def latency_percentiles(path=None, since=None, until=None,
            'GROUP BY b, route ORDER BY b, route')  # nosec B608: built from constants and integers
     rows = _aggregate(path, sql, [bucket_s, bucket_s, bucket_s, bucket_s, *args])
     return _frame(rows, ['bucket', 'route', 'requests', *[f'p{int(p)}_ms' for p in percentiles]])
+
+# %% ../nbs/10a_logquery.ipynb #c016
+LABELLED_COLUMNS = ['ts', 'request_id', 'row', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version', 'simulated', 'actual']
+
+def read_labelled(path=None, # SQLite log; default `Settings.prediction_log`
+                  since=None, until=None, # window on the prediction's time: since <= ts < until
+                  simulated: bool | None = None): # None: all rows; False: client traffic only; True: simulated only
+    "Labelled predictions in the window, oldest first: `LABELLED_COLUMNS` (empty when there are no labels yet)"
+    where, args = _window(since, until, simulated)
+    feats = ', '.join(f'p.{c}' for c in PREDICTION_COLUMNS[2:10])
+    sql = (f'SELECT p.ts, p.request_id, p.row, {feats}, p.prediction, p.model_version, p.simulated, l.actual FROM ('
+           'SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions '
+           f'{where} AND request_id IN (SELECT request_id FROM labels)) AS p '
+           'JOIN labels AS l ON l.request_id = p.request_id AND l.row = p.row ORDER BY p.ts, p.id')  # nosec B608: constants
+    frame = _frame(_aggregate(path, sql, args), LABELLED_COLUMNS)
+    return frame.astype({'row': 'int64', 'simulated': 'int64', 'actual': 'float64'}) if len(frame) else frame
