@@ -15,7 +15,7 @@ from .errors import InputError
 
 # %% auto #0
 __all__ = ['LABELLED_COLUMNS', 'as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts',
-           'latency_percentiles', 'read_labelled']
+           'latency_percentiles', 'read_labelled', 'recent_predictions']
 
 # %% ../nbs/10a_logquery.ipynb #c007
 def as_unix(t) -> float | None:
@@ -141,3 +141,14 @@ def read_labelled(path=None, # SQLite log; default `Settings.prediction_log`
            'JOIN labels AS l ON l.request_id = p.request_id AND l.row = p.row ORDER BY p.ts, p.id')  # nosec B608: constants
     frame = _frame(_aggregate(path, sql, args), LABELLED_COLUMNS)
     return frame.astype({'row': 'int64', 'simulated': 'int64', 'actual': 'float64'}) if len(frame) else frame
+
+# %% ../nbs/10a_logquery.ipynb #c020
+def recent_predictions(path=None, since=None, until=None,
+                       model_version: str | None = None, # only this version's rows; None: all
+                       limit: int = 20_000): # the newest rows at most
+    "The newest predicted rows of the window (features, `prediction`, `model_version`, `ts`), a DataFrame"
+    where, args = _window(since, until)
+    if model_version is not None: where += ' AND model_version = ?'; args.append(str(model_version))
+    cols = ['ts', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version']
+    sql = f'SELECT {", ".join(cols)} FROM predictions {where} AND prediction IS NOT NULL ORDER BY id DESC LIMIT ?'  # nosec B608
+    return _frame(_aggregate(path, sql, [*args, int(limit)]), cols)
