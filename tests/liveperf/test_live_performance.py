@@ -1,0 +1,62 @@
+"""Realised and estimated RMSE of a real champion (a real MLflow store, a real prediction log with labels)."""
+import numpy as np
+import pytest
+
+from conftest import rmse
+
+
+def test_labelled_rows_join_their_predictions_by_request_and_position(tmp_path, trained_store, traffic):
+    "Each label meets the prediction at its row of its request: the realised errors are the true ones, row for row"
+    from housing.logquery import read_labelled
+    truth = traffic(tmp_path/'log.db', trained_store, n=40, labelled=30, batch=7)
+    lab = read_labelled(tmp_path/'log.db')
+    assert len(lab) == 30 and lab['row'].max() == 6
+    np.testing.assert_allclose(lab['actual'], truth['actual']); np.testing.assert_allclose(lab['prediction'], truth['prediction'])
+
+
+def test_a_log_without_labels_reads_as_no_labels(tmp_path, trained_store):
+    from housing.liveperf import champion_reference, live_performance
+    from housing.predlog import PredictionLog
+    with PredictionLog(tmp_path/'log.db') as log: log.write([{'MedInc': 3.0, 'prediction': 2.0, 'model_version': trained_store['version']}])
+    lp = live_performance(tmp_path/'log.db', champion_reference(trained_store['tracking_uri']))
+    assert lp.status == 'NO_LABELS' and lp.realised is None
+
+
+@pytest.fixture(scope='module')
+def estimator(trained_store, tmp_path_factory):
+    from housing.liveperf import champion_reference, estimator_for
+    champ = champion_reference(trained_store['tracking_uri'])
+    est, why = estimator_for(champ, trained_store['tracking_uri'], tmp_path_factory.mktemp('cache'))
+    assert why is None, why
+    return champ, est
+
+
+def test_estimated_rmse_tracks_the_realised_one_on_iid_traffic(tmp_path, estimator, trained_store, traffic):
+    "The champion's own held-out rows: realised RMSE near its test RMSE, OK, and the estimate within 15 % of it"
+    from housing.liveperf import live_performance
+    champ, est = estimator
+    truth = traffic(tmp_path/'log.db', trained_store, n=3000, labelled=3000)
+    lp = live_performance(tmp_path/'log.db', champ, estimator=est)
+    assert lp.status == 'OK', lp.realised.sentence()
+    assert lp.realised.rmse == pytest.approx(rmse(truth['actual'], truth['prediction']))
+    print(f"\niid: test RMSE {champ.test_rmse:.4f}, realised {lp.realised.rmse:.4f} (n={lp.realised.n}), "
+          f"estimated {lp.estimated_rmse:.4f} on all rows, {lp.estimated_on_labelled:.4f} on the labelled ({lp.estimate_gap:+.1%})")
+    assert abs(lp.estimate_gap) < 0.15
+
+
+def test_a_concept_shift_alerts_while_the_estimate_stays(tmp_path, estimator, trained_store, traffic):
+    "Prices x1.3, features unchanged: realised RMSE ALERTs; the estimate (features only) cannot see it"
+    from housing.liveperf import live_performance
+    champ, est = estimator
+    traffic(tmp_path/'log.db', trained_store, n=3000, labelled=1000, factor=1.3)
+    lp = live_performance(tmp_path/'log.db', champ, estimator=est)
+    print(f"\nconcept shift: realised {lp.realised.rmse:.4f}, estimated {lp.estimated_on_labelled:.4f} ({lp.estimate_gap:+.1%}); {lp.realised.sentence()}")
+    assert lp.status == 'ALERT' and lp.estimate_gap < -0.15
+
+
+def test_only_the_champions_own_predictions_are_judged(tmp_path, estimator, trained_store, traffic):
+    from housing.liveperf import Champion, live_performance
+    champ, est = estimator
+    traffic(tmp_path/'log.db', trained_store, n=200, labelled=200)
+    other = Champion(str(int(champ.version) + 1), champ.run_id, champ.test_rmse)
+    assert live_performance(tmp_path/'log.db', other).status == 'NO_LABELS'
