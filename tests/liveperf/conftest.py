@@ -34,3 +34,9 @@ def traffic():
 
 def rmse(a, b) -> float:
     return float(np.sqrt(np.mean((np.asarray(a) - np.asarray(b)) ** 2)))
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    "Loss estimators fitted by a test go to its temporary folder, never the checkout's .cache"
+    monkeypatch.setenv('HOUSING_CACHE_DIR', str(tmp_path/'estimators'))

@@ -60,3 +60,19 @@ def test_only_the_champions_own_predictions_are_judged(tmp_path, estimator, trai
     traffic(tmp_path/'log.db', trained_store, n=200, labelled=200)
     other = Champion(str(int(champ.version) + 1), champ.run_id, champ.test_rmse)
     assert live_performance(tmp_path/'log.db', other).status == 'NO_LABELS'
+
+
+def test_status_shows_alias_moves_and_live_performance(tmp_path, estimator, trained_store, traffic):
+    "housing status names the last alias move and each window's realised RMSE beside the estimate, in 80 columns"
+    from housing.promotion import record_move
+    from housing.status import status_text
+    uri = trained_store['tracking_uri']
+    record_move(None, trained_store['version'], 'liveperf status test', tracking_uri=uri)
+    traffic(tmp_path/'log.db', trained_store, n=400, labelled=300)
+    txt = status_text(tracking_uri=uri, prediction_log=tmp_path/'log.db', drift_dir=tmp_path)
+    print('\n' + txt)
+    lines = txt.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.startswith('Moves') and f"-> v{trained_store['version']}: liveperf status test" in line for line in lines)
+    live = [line for line in lines if line.startswith('Live')]
+    assert live and live[0].startswith('Live      1h: OK RMSE') and 'estimated 0.' in txt
