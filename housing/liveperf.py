@@ -21,7 +21,8 @@ from .performance import LossEstimator, PerformanceCheck, check_performance
 # %% auto #0
 __all__ = ['WINDOWS', 'STATUS_CODES', 'Champion', 'champion_of', 'champion_reference', 'fit_loss_estimator', 'loss_estimator',
            'LivePerformance', 'live_performance', 'estimator_for', 'performance_windows', 'performance_summary',
-           'performance_gauges', 'set_gauges', 'refresh_once', 'follow_performance']
+           'performance_gauges', 'set_gauges', 'refresh_once', 'follow_performance', 'report_performance',
+           'performance_markdown']
 
 # %% ../nbs/25a_liveperf.ipynb #c006
 @dataclass(frozen=True)
@@ -213,3 +214,31 @@ async def follow_performance(svc):
         except Exception as e:  # noqa: BLE001 - a failed refresh keeps the last figures; the next one retries
             _log.warning('housing API: live performance refresh failed: %s: %s', type(e).__name__, mask_uri(str(e)))
         await asyncio.sleep(svc.settings.perf_refresh_s)
+
+# %% ../nbs/25a_liveperf.ipynb #lp02
+def report_performance(model_uri: str | None = None, # the report's reference model; default the champion
+                       prediction_log=None, since=None, until=None,
+                       thresholds: dict | None = None, # the report's `Thresholds` overrides
+                       tracking_uri: str | None = None) -> dict:
+    "The window's `performance_summary` and its hourly realised RMSE (`performance.by_window`)"
+    from housing.performance import by_window
+    champ = champion_reference(tracking_uri, model_uri)
+    est, note = estimator_for(champ, tracking_uri)
+    lp = live_performance(prediction_log, champ, since, until, est, Thresholds.from_dict(thresholds), estimate_note=note)
+    lab = read_labelled(prediction_log, since, until)
+    lab = lab[lab['model_version'].astype(str) == champ.version] if len(lab) else lab
+    return dict(summary=performance_summary(lp), hourly=by_window(lab, '1h'))
+
+def performance_markdown(s: dict) -> str: # a `performance_summary`
+    "The Performance section's text: realised RMSE against the promise, the estimate beside it"
+    r, f = s['realised'], lambda x, fmt='.4f': '—' if x is None else format(x, fmt)
+    est = (f"Estimated RMSE (direct loss estimation, features only): **{f(s['estimated_rmse'])}** on the window's "
+           f"{s['estimated_rows']:,} newest predictions" if s['estimated_rmse'] is not None else f"No estimated RMSE: {s['estimate_note']}")
+    if r is None: return f"**Performance: no labels yet** for version {s['model_version']} in this window. {est}."
+    table = ('| | |\n|---|---|\n' + f"| status | **{s['status']}** |\n| labelled rows | {r['n']:,} |\n"
+             f"| realised RMSE | {f(r['rmse'])} (95% interval {f(r['interval'] and r['interval'][0])}..{f(r['interval'] and r['interval'][1])}) |\n"
+             f"| champion's test RMSE | {f(r['reference_rmse'])}; ALERT limit {f(r['limit'])} |\n"
+             f"| MAE, bias | {f(r['mae'])}, {f(r['bias'], '+.4f')} |\n"
+             f"| estimated RMSE on the labelled rows | {f(s['estimated_on_labelled'])}"
+             + (f" ({s['estimate_gap']:+.1%} from the realised) |" if s['estimate_gap'] is not None else ' |'))
+    return f"**Performance: {s['status']}**: {r['sentence']}.\n\n{table}\n\n{est}."
