@@ -150,6 +150,8 @@ def estimator_for(champion: Champion, tracking_uri: str | None = None, cache_dir
     "(`LossEstimator`, None) for the champion, or (None, why there is none)"
     try: return loss_estimator(champion, tracking_uri, cache_dir, data_path), None
     except (HousingError, OSError) as e: return None, mask_uri(str(e))
+    except Exception as e:  # noqa: BLE001 - an estimate is informative: no failure to make one may break a view
+        return None, mask_uri(f'{type(e).__name__}: {e}')
 
 # %% ../nbs/25a_liveperf.ipynb #c023
 WINDOWS = {'1h': 3600, '24h': 86400, '7d': 7 * 86400}  # label -> seconds: the windows shown live
