@@ -209,7 +209,8 @@ def refresh_once(svc, gauges: dict, estimators: dict) -> dict | None: # `service
     return windows
 
 async def follow_performance(svc):
-    "Refresh the live performance gauges every `perf_refresh_s` seconds (runs for the life of the app)"
+    "Refresh the live performance gauges every `perf_refresh_s` seconds (runs for the life of the app; 0: never)"
+    if not svc.settings.perf_refresh_s: return
     gauges, estimators = performance_gauges(svc.metrics.registry), {}
     while True:
         try: svc.performance = await asyncio.to_thread(refresh_once, svc, gauges, estimators)
