@@ -315,8 +315,11 @@ def create_app(model=None, # a `LoadedModel` to serve instead of loading `model_
         svc.open()  # a no-op unless a previous shutdown closed the log and the model thread
         gc.collect(); gc.freeze()  # the model and the libraries live as long as the process: keep them out of GC passes
         follower = asyncio.create_task(svc.follow_reloads()) if svc.generation_file else None
+        from housing.liveperf import follow_performance
+        perf = asyncio.create_task(follow_performance(svc))  # live performance gauges, every HOUSING_PERF_REFRESH_S
         yield
         if follower is not None: follower.cancel()
+        perf.cancel()
         svc.close()
 
     app = FastAPI(title='housing prediction API', version=housing.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

@@ -108,6 +108,8 @@ VARIABLES: tuple[Var, ...] = (
     Var('log_full_sync', 'HOUSING_LOG_FULL_SYNC', _boolean, False, 'fsync every log commit (SQLite synchronous=FULL): survives a power cut, costs latency'),
     Var('reload_check_s', 'HOUSING_RELOAD_CHECK_SECONDS', _number(float, 0.1), 3.0, 'how often each API worker checks for a reload made by another worker'),
     Var('serve_dir', 'HOUSING_SERVE_DIR', _path, None, 'folder the workers of one `housing serve` share (metrics, reload generation); set by serve'),
+    Var('perf_refresh_s', 'HOUSING_PERF_REFRESH_S', _number(float, 0), 60.0, 'how often the API recomputes its live performance gauges (realised and estimated RMSE), seconds; 0 turns them off'),
+    Var('cache_dir', 'HOUSING_CACHE_DIR', _path, _under('.cache'), 'derived files kept between runs: the loss estimator of each champion'),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -137,6 +139,8 @@ class Settings:
     log_full_sync: bool
     reload_check_s: float
     serve_dir: Path | None
+    perf_refresh_s: float
+    cache_dir: Path
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):

@@ -20,7 +20,8 @@ import housing.status as hstatus
 import housing.validation as hvalid
 
 # %% auto #0
-__all__ = ['api_url', 'predict_via_api', 'traffic_series', 'format_pvalue', 'board_view', 'app', 'streamlit_command', 'dashboard']
+__all__ = ['api_url', 'predict_via_api', 'traffic_figures', 'alias_table', 'performance_chart', 'format_pvalue', 'board_view',
+           'app', 'streamlit_command', 'dashboard']
 
 # %% ../nbs/23_dashboard.ipynb #c006
 def api_url() -> str:
@@ -48,16 +49,39 @@ def predict_via_api(row: dict, # the 8 features
     return dict(ok=False, error=f'The API rejected the row ({r.status_code}): {detail}')
 
 # %% ../nbs/23_dashboard.ipynb #c009
-def traffic_series(requests: pd.DataFrame, # rows of the `requests` table
-                   freq: str = '1min') -> tuple[pd.DataFrame, pd.DataFrame]:
-    "(requests per period as columns ok/error, latency p50/p95/p99 per period in ms)"
-    if requests is None or len(requests) == 0:
-        return pd.DataFrame(columns=['ok', 'error']), pd.DataFrame(columns=['p50', 'p95', 'p99'])
-    d = requests.assign(time=pd.to_datetime(requests['ts'], unit='s'), error=requests['status'] >= 400)  # naive UTC
-    g = d.set_index('time').groupby(pd.Grouper(freq=freq))
-    volume = pd.DataFrame({'ok': g['error'].apply(lambda e: int((~e).sum())), 'error': g['error'].sum().astype(int)})
-    latency = g['latency_ms'].quantile([0.5, 0.95, 0.99]).unstack().rename(columns={0.5: 'p50', 0.95: 'p95', 0.99: 'p99'})
-    return volume, latency
+def traffic_figures(counts: pd.DataFrame, # `logquery.request_counts`: route, status, requests, rows
+                    overall: pd.DataFrame, # `logquery.latency_percentiles` of the whole window, routes pooled
+                    volume: pd.DataFrame, # `logquery.requests_per_bucket`: bucket, ok, error
+                    latency: pd.DataFrame, # `latency_percentiles` per bucket
+                    simulated: int = 0) -> tuple[dict, pd.DataFrame, pd.DataFrame]: # simulated requests among `counts`
+    "(summary: requests, rows, error rates, p50/p95/p99 ms (NaN: none measured); volume ok/error and latency p50/p95/p99 by UTC time)"
+    n = int(counts['requests'].sum()) if len(counts) else 0
+    share = lambda mask: float(counts.loc[mask, 'requests'].sum() / n) if n else 0.0
+    summary = dict(requests=n, simulated=int(simulated), rows=int(counts['rows'].sum()) if n else 0, error_rate=share(counts['status'] >= 400) if n else 0.0,
+                   server_error_rate=share(counts['status'] >= 500) if n else 0.0,
+                   **{f'latency_{p}_ms': float(overall[f'{p}_ms'].iloc[0]) if len(overall) else float('nan') for p in ('p50', 'p95', 'p99')})
+    time_index = lambda f: pd.to_datetime(f['bucket'], unit='s').rename('time')  # naive UTC
+    vol = volume.set_index(time_index(volume))[['ok', 'error']].astype(int)
+    lat = latency.set_index(time_index(latency))[['p50_ms', 'p95_ms', 'p99_ms']].rename(columns=lambda c: c[:-3])
+    return summary, vol, lat
+
+# %% ../nbs/23_dashboard.ipynb #lp02
+def alias_table(history: list[dict]) -> pd.DataFrame: # `promotion.alias_history()`, oldest first
+    "The alias moves as the dashboard shows them: newest first, time in UTC"
+    cols = ['when (UTC)', 'alias', 'from', 'to', 'why']
+    if not history: return pd.DataFrame(columns=cols)
+    h = pd.DataFrame(history).iloc[::-1]
+    when = pd.to_datetime(h['ts'], unit='s').dt.strftime('%Y-%m-%d %H:%M:%S')
+    return pd.DataFrame({'when (UTC)': when, 'alias': h['alias'], 'from': h['from'].map(lambda v: f'v{v}' if pd.notna(v) and v != '' else '(new)'),
+                         'to': 'v' + h['to'].astype(str), 'why': h['why']}).reset_index(drop=True)
+
+def performance_chart(hourly: pd.DataFrame, # `performance.by_window` of the champion's labelled rows
+                      test_rmse: float | None, limit: float | None) -> pd.DataFrame: # the promise and the ALERT limit
+    "Hourly realised RMSE beside the test RMSE and the ALERT limit, by UTC time"
+    out = pd.DataFrame({'realised RMSE': hourly['rmse']}) if len(hourly) else pd.DataFrame(columns=['realised RMSE'])
+    if test_rmse is not None: out['test RMSE'] = test_rmse
+    if limit is not None: out['ALERT limit'] = limit
+    return out.rename_axis('time')
 
 # %% ../nbs/23_dashboard.ipynb #c012
 def format_pvalue(p) -> str:
@@ -124,9 +148,32 @@ def _cache(fn):
 def _cached_champion(where: tuple) -> dict: return hstatus.champion_summary()
 
 @_cache
-def _cached_requests(where: tuple, since: float | None) -> pd.DataFrame:
-    import housing.monitor as hmon
-    return hmon.read_log(None, since=since)[1]
+def _cached_traffic(where: tuple, since: float | None) -> tuple:
+    "The `traffic_figures` of the window, every part aggregated by SQLite"
+    import housing.logquery as hq
+    return traffic_figures(hq.request_counts(None, since, simulated=None), hq.latency_percentiles(None, since, bucket_s=1e12, by_route=False),
+                           hq.requests_per_bucket(None, since, bucket_s=60), hq.latency_percentiles(None, since, bucket_s=60, by_route=False),
+                           int(hq.request_counts(None, since, simulated=True)['requests'].sum()))
+
+@_cache
+def _cached_moves(where: tuple) -> list:
+    import housing.promotion as hprom
+    try: return hprom.alias_history()
+    except Exception: return []  # noqa: BLE001 - the history is informative; a missing store is reported by the champion panel
+
+@_cache
+def _cached_performance(where: tuple, since: float | None) -> dict:
+    "The champion's live performance in the window (`liveperf.performance_summary`) and its hourly RMSE, or {'error': why}"
+    import housing.liveperf as hl
+    from housing.errors import HousingError
+    from housing.logquery import read_labelled
+    from housing.performance import by_window
+    try: champ = hl.champion_reference()
+    except HousingError as e: return dict(error=str(e))
+    est, note = hl.estimator_for(champ)
+    lab = read_labelled(None, since)
+    hourly = by_window(lab[lab['model_version'].astype(str) == champ.version] if len(lab) else lab, '1h')
+    return dict(summary=hl.performance_summary(hl.live_performance(None, champ, since, estimator=est, estimate_note=note)), hourly=hourly)
 
 @_cache
 def _cached_leaderboard(where: tuple) -> pd.DataFrame:
@@ -147,31 +194,60 @@ def _champion():
     cols[3].metric('test R²', f(c['test_r2'], 3))
     st.caption(f"{c['name']}@{c['alias']}, run `{c['run_id']}`, trained {c['trained_at'] or '?'}, "
                f"data sha256 `{(c['data_sha256'] or '?')[:16]}`, housing {c['housing_version'] or '?'}")
+    moves = alias_table(_cached_moves(_where()))
+    if len(moves):
+        st.markdown('**Alias moves** (newest first)')
+        st.dataframe(moves, width='stretch', hide_index=True)
 
 # %% ../nbs/23_dashboard.ipynb #c021
 _WINDOWS = {'last hour': 3600, 'last 24 hours': 86400, 'last 7 days': 7 * 86400, 'everything': None}
 
+def _since(label: str) -> float | None:
+    return None if _WINDOWS[label] is None else round(time.time() - _WINDOWS[label], -1)  # 10 s steps: cacheable
+
 def _monitoring():
-    import housing.monitor as hmon
     st.subheader('Monitoring')
     label = st.selectbox('window', list(_WINDOWS), index=1, key='window')
-    since = None if _WINDOWS[label] is None else round(time.time() - _WINDOWS[label], -1)  # 10 s steps: cacheable
-    try: req = _cached_requests(_where(), since)
-    except hmon.MonitorError as e: st.info(str(e)); req = pd.DataFrame()
-    if len(req): _traffic(hmon.traffic_summary(req), req)
-    elif label != 'everything': st.info(f'No requests in the {label}.')
+    log = hconfig.get_settings().prediction_log
+    if not log.exists(): st.info(f'No prediction log at {log}: start the API (`housing serve`) or `housing simulate --direct`.')
+    else:
+        s, volume, latency = _cached_traffic(_where(), _since(label))
+        if s['requests']: _traffic(s, volume, latency)
+        elif label != 'everything': st.info(f'No requests in the {label}.')
     _drift()
 
-def _traffic(s: dict, req: pd.DataFrame):
+def _traffic(s: dict, volume: pd.DataFrame, latency: pd.DataFrame):
     cols = st.columns(5)
     cols[0].metric('requests', f"{s['requests']:,}", f"{s['rows']:,} rows", delta_color='off', delta_arrow='off')
     cols[1].metric('error rate', f"{s['error_rate']:.2%}", f"5xx {s['server_error_rate']:.2%}", delta_color='off', delta_arrow='off')
-    for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True):  # NaN: only simulated requests, nothing measured
-        v = s[f'latency_{k}_ms']; col.metric(f'latency {k}', f'{v:.1f} ms' if v == v else 'simulated')
-    volume, latency = traffic_series(req)
+    for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True):  # NaN: nothing measured (simulated requests carry no latency)
+        v = s[f'latency_{k}_ms']; col.metric(f'latency {k}', f'{v:.1f} ms' if v == v else 'simulated' if s['simulated'] else 'none')
     left, right = st.columns(2)
     left.markdown('**Requests per minute** (UTC)'); left.bar_chart(volume, color=['#2e7d32', '#c62828'], height=220)
     right.markdown('**Latency per minute, ms** (p50, p95, p99)'); right.line_chart(latency, height=220)
+
+# %% ../nbs/23_dashboard.ipynb #lp04
+def _performance():
+    st.subheader('Performance')
+    label = st.session_state.get('window', 'last 24 hours')
+    p = _cached_performance(_where(), _since(label))
+    if 'error' in p: st.info(f"No live performance: {p['error']}"); return
+    s, r = p['summary'], p['summary']['realised']
+    f = lambda x, fmt='.4f': '?' if x is None else format(x, fmt)
+    cols = st.columns(5)
+    cols[0].metric('realised RMSE', f(r and r['rmse']), None if not r else f"{r['rmse'] - s['reference_rmse']:+.4f} vs test",
+                   delta_color='inverse')
+    cols[1].metric('estimated RMSE', f(s['estimated_rmse']), f"{s['estimated_rows']:,} rows", delta_color='off', delta_arrow='off')
+    cols[2].metric('labelled rows', f"{r['n']:,}" if r else '0')
+    cols[3].metric('MAE', f(r and r['mae'])); cols[4].metric('bias', f(r and r['bias'], '+.4f'))
+    if r is None: st.info(f"No labels yet for version {s['model_version']} in the {label}: the estimated RMSE stands alone. "
+                          'Send labels with POST /feedback or `housing feedback FILE.csv`.')
+    else:
+        st.markdown(f"{_badge(s['status'])} {r['sentence']}")
+        if s['estimate_gap'] is not None:
+            st.caption(f"estimated RMSE on the labelled rows {s['estimated_on_labelled']:.4f}: {s['estimate_gap']:+.1%} from the realised")
+        st.line_chart(performance_chart(p['hourly'], s['reference_rmse'], r['limit']), height=220, color=['#1565c0', '#2e7d32', '#c62828'])
+    if s['estimate_note']: st.caption(f"no estimated RMSE: {s['estimate_note']}")
 
 # %% ../nbs/23_dashboard.ipynb #c022
 _DRIFT_DECIMALS = {'psi': 3, 'wasserstein_norm': 3, 'ks_statistic': 3, 'reference_mean': 2, 'current_mean': 2}
@@ -225,6 +301,7 @@ def app():
     _form()
     _champion()
     _monitoring()
+    _performance()
     _leaderboard()
 
 # %% ../nbs/23_dashboard.ipynb #c026

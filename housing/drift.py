@@ -42,6 +42,7 @@ class Thresholds:
     server_error_rate: tuple = (0.001, 0.01)  # share of API requests answered with a 5xx status
     latency_p99_ms: tuple = (250.0, 1000.0)  # 99th percentile of API request latency, ms
     psi_bins: int = 10  # PSI bins, cut at reference quantiles
+    rmse_margin: tuple = (0.05, 0.10)  # realised RMSE over the champion's test RMSE, relative: the bootstrap interval wholly above test RMSE x (1 + margin)
 
     @classmethod
     def from_dict(cls, overrides: dict | None = None) -> Thresholds:
@@ -81,7 +82,8 @@ _THRESHOLD_DOCS = {
     'domain_auc': 'AUC of the reference-vs-current classifier', 'out_of_range_share': 'rows outside the training range',
     'missing_share': 'rows with a missing or non-finite feature', 'invalid_share': 'rows breaking the business rules',
     'error_rate': 'API requests answered 4xx/5xx', 'server_error_rate': 'API requests answered 5xx',
-    'latency_p99_ms': 'API request latency p99 (ms)', 'psi_bins': 'PSI bins at reference quantiles'}
+    'latency_p99_ms': 'API request latency p99 (ms)', 'psi_bins': 'PSI bins at reference quantiles',
+    'rmse_margin': 'live RMSE interval above test RMSE (relative)'}
 
 def thresholds_table(t: Thresholds | None = None) -> pd.DataFrame:
     "The thresholds as a table: name, meaning, WARN at, ALERT at"

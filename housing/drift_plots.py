@@ -14,7 +14,7 @@ from .drift_report import DriftReport
 
 # %% auto #0
 __all__ = ['COLOURS', 'DPI', 'stat_label', 'summary_table', 'style_status', 'plot_distributions', 'plot_statistics',
-           'plot_locations', 'plot_prediction_drift', 'traffic_table']
+           'plot_locations', 'plot_prediction_drift', 'traffic_table', 'plot_performance']
 
 # %% ../nbs/24_drift_plots.ipynb #c005
 COLOURS = {**STATUS_COLOURS, 'reference': '#9e9e9e'}  # status (and the reference sample) -> colour
@@ -152,3 +152,16 @@ def traffic_table(traffic: dict) -> pd.DataFrame:
            'latency_p50_ms': '{:.1f} ms', 'latency_p95_ms': '{:.1f} ms', 'latency_p99_ms': '{:.1f} ms'}
     val = lambda k: '—' if traffic.get(k) is None or traffic[k] != traffic[k] else fmt[k].format(traffic[k])
     return pd.DataFrame({'value': [val(k) for k in fmt]}, index=[k.replace('_', ' ') for k in fmt])
+
+# %% ../nbs/24_drift_plots.ipynb #lp02
+def plot_performance(hourly: pd.DataFrame, # `performance.by_window(labelled, '1h')`: n, rmse, mae, bias per hour
+                     summary: dict): # `liveperf.performance_summary` of the window
+    "Realised RMSE per hour against the test RMSE and the ALERT limit"
+    plt, r = _plt(), summary['realised']
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=DPI)
+    ax.plot(hourly.index, hourly['rmse'], marker='o', ms=3, color='#1565c0', label='realised RMSE per hour')
+    ax.axhline(summary['reference_rmse'], color=COLOURS['OK'], ls='--', lw=1, label=f"test RMSE {summary['reference_rmse']:.3f}")
+    if r: ax.axhline(r['limit'], color=COLOURS['ALERT'], ls=':', lw=1, label=f"ALERT limit {r['limit']:.3f}")
+    ax.set_ylabel('RMSE ($100,000)'); ax.set_title(f"live performance: {summary['status']} ({int(hourly['n'].sum()):,} labels)", fontsize=10)
+    ax.legend(fontsize=8); fig.autofmt_xdate(); fig.tight_layout()
+    return fig

@@ -17,7 +17,8 @@ from .drift import STATUSES, Thresholds, distribution_drift, worst
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['ADVICE', 'data_quality', 'traffic_summary', 'DriftReport', 'compare', 'what_to_do', 'findings_markdown']
+__all__ = ['ADVICE', 'data_quality', 'traffic_summary', 'DriftReport', 'compare', 'what_to_do', 'add_performance',
+           'findings_markdown']
 
 # %% ../nbs/19b_drift_report.ipynb #c006
 def _reasons(d: dict, levels: dict, t: Thresholds, fmt: str) -> str:
@@ -81,13 +82,14 @@ class DriftReport:
     current: dict = field(default_factory=dict)  # what the current sample was: source, window, rows
     created_at: str = ''  # ISO time of the comparison
     multivariate: dict | None = None  # the domain classifier's AUC, band, status, leans_on; None when not run
+    performance: dict | None = None  # live performance of the champion (`add_performance`); None when not measured
 
     def findings(self) -> list[dict]:
-        "One entry per WARN/ALERT: level, kind (feature/multivariate/prediction/quality/traffic), name, message"
+        "One entry per WARN/ALERT: level, kind (feature/multivariate/prediction/quality/traffic/performance), name, message"
         out = [dict(level=r.status, kind='feature', name=f, message=r.reason)
                for f, r in self.features.iterrows() if r.status in ('WARN', 'ALERT')]
         for kind, d in (('multivariate', self.multivariate), ('prediction', self.prediction), ('quality', self.quality),
-                        ('traffic', self.traffic)):
+                        ('traffic', self.traffic), ('performance', self.performance)):
             if d and d['status'] in ('WARN', 'ALERT'): out.append(dict(level=d['status'], kind=kind, name=kind, message=d['reason']))
         return sorted(out, key=lambda f: -STATUSES.index(f['level']))
 
@@ -111,7 +113,7 @@ def _to_dict(self: DriftReport) -> dict:
     return _jsonable(dict(status=self.status, created_at=self.created_at, reference=self.reference, current=self.current,
                           features=feats.to_dict(orient='records'), prediction=self.prediction, quality=self.quality,
                           traffic=self.traffic, multivariate=self.multivariate, findings=self.findings(),
-                          actions=what_to_do(self), thresholds=self.thresholds.to_dict()))
+                          actions=what_to_do(self), thresholds=self.thresholds.to_dict(), performance=self.performance))
 
 DriftReport.to_dict = _to_dict
 
@@ -163,6 +165,9 @@ ADVICE = {  # (kind, level) -> the next step; {names} is filled in
     ('quality', 'ALERT'): 'Fix the producer of the bad rows upstream: the model extrapolates on out-of-range rows and rejects invalid ones.',
     ('traffic', 'WARN'): 'Check the API: its error rate or latency is up (logs, load, recent deploys).',
     ('traffic', 'ALERT'): 'Check the API now: errors or latency are beyond their limits (logs, load, recent deploys).',
+    ('performance', 'WARN'): "The champion's realised RMSE is above its test RMSE: check the labels, then watch the next windows.",
+    ('performance', 'ALERT'): 'The champion is worse than it promised on labelled traffic: retrain on recent labels (`housing retrain`) '
+                              'and compare the challenger before promoting it.',
     ('any', 'TOO_FEW'): 'Too few rows to judge: wait for more traffic or widen the window (`housing monitor --window 7d`).',
     ('any', 'OK'): 'Nothing to do: the traffic looks like the data the champion was trained on.'}
 
@@ -179,6 +184,15 @@ def what_to_do(report: DriftReport) -> list[dict]:
         lvl = 'TOO_FEW' if report.status == 'TOO_FEW' else 'OK'
         out = [dict(level=lvl, kind='any', names=[], action=ADVICE['any', lvl])]
     return sorted(out, key=lambda a: -STATUSES.index(a['level']))
+
+# %% ../nbs/19b_drift_report.ipynb #lp02
+def add_performance(report: DriftReport, perf: dict | None) -> DriftReport: # `liveperf.performance_summary`, or None
+    "Attach the window's live performance to `report`; a performance WARN or ALERT raises its status"
+    if perf is None: return report
+    r = perf.get('realised')
+    report.performance = dict(perf, reason=r['sentence'] if r else 'no labelled predictions of the champion in the window')
+    if perf['status'] in ('WARN', 'ALERT'): report.status = worst(report.status, perf['status'])
+    return report
 
 # %% ../nbs/19b_drift_report.ipynb #c024
 def _feature_line(f: str, r) -> str:
@@ -205,5 +219,6 @@ def findings_markdown(report: DriftReport) -> str:
     q = report.quality
     lines.append(f"Data quality: **{q['status']}**: {q['out_of_range_share']:.2%} of rows outside the training ranges, "
                  f"{q['missing_share']:.2%} missing or non-finite, {q['invalid_share']:.2%} breaking the business rules.")
+    if perf := report.performance: lines.append(f"Live performance: **{perf['status']}**: {perf['reason']}.")
     lines.append('**What to do:**\n\n' + '\n'.join(f"- **{a['level']}**: {a['action']}" for a in what_to_do(report)))
     return '\n\n'.join(lines)

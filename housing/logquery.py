@@ -14,7 +14,8 @@ from .predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, _connect
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles']
+__all__ = ['LABELLED_COLUMNS', 'as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts',
+           'latency_percentiles', 'requests_per_bucket', 'read_labelled', 'recent_predictions']
 
 # %% ../nbs/10a_logquery.ipynb #c007
 def as_unix(t) -> float | None:
@@ -113,14 +114,53 @@ def request_counts(path=None, since=None, until=None,
 def latency_percentiles(path=None, since=None, until=None,
                         bucket_s: float = 3600, # width of a time bucket, seconds
                         simulated: bool | None = False, # simulated rows are left out of latency figures by default
-                        percentiles=(50, 95, 99)): # nearest-rank percentiles, in percent
+                        percentiles=(50, 95, 99), # nearest-rank percentiles, in percent
+                        by_route: bool = True): # False: all prediction routes together (`route` is '/predict*')
     "Latency of prediction requests per time bucket and route: `bucket` (unix start), `route`, `requests`, `p50_ms`..., a DataFrame"
     where, args = _window(since, until, simulated, _simulated_column(path))
     ps = ', '.join(f'MIN(CASE WHEN k * 100 >= {int(p)} * n THEN latency_ms END)' for p in percentiles)
-    sql = (f'SELECT b * ?, route, MAX(n), {ps} FROM (SELECT CAST(ts / ? AS INTEGER) AS b, route, latency_ms, '
-           'ROW_NUMBER() OVER (PARTITION BY CAST(ts / ? AS INTEGER), route ORDER BY latency_ms) AS k, '
-           'COUNT(*) OVER (PARTITION BY CAST(ts / ? AS INTEGER), route) AS n '
+    route = 'route' if by_route else "'/predict*'"
+    sql = (f'SELECT b * ?, r, MAX(n), {ps} FROM (SELECT CAST(ts / ? AS INTEGER) AS b, {route} AS r, latency_ms, '
+           f'ROW_NUMBER() OVER (PARTITION BY CAST(ts / ? AS INTEGER), {route} ORDER BY latency_ms) AS k, '
+           f'COUNT(*) OVER (PARTITION BY CAST(ts / ? AS INTEGER), {route}) AS n '
            f"FROM requests {where} AND route LIKE '/predict%' AND status = 200 AND latency_ms IS NOT NULL) "
-           'GROUP BY b, route ORDER BY b, route')  # nosec B608: built from constants and integers
+           'GROUP BY b, r ORDER BY b, r')  # nosec B608: built from constants and integers
     rows = _aggregate(path, sql, [bucket_s, bucket_s, bucket_s, bucket_s, *args])
     return _frame(rows, ['bucket', 'route', 'requests', *[f'p{int(p)}_ms' for p in percentiles]])
+
+# %% ../nbs/10a_logquery.ipynb #lq02
+def requests_per_bucket(path=None, since=None, until=None,
+                        bucket_s: float = 60, # width of a time bucket, seconds
+                        simulated: bool | None = None): # None: all requests
+    "Requests per time bucket: `bucket` (unix start), `ok` (status < 400), `error`, a DataFrame"
+    where, args = _window(since, until, simulated, _simulated_column(path))
+    sql = (f'SELECT CAST(ts / ? AS INTEGER) * ?, SUM(status < 400), SUM(status >= 400) FROM requests {where} '
+           'GROUP BY CAST(ts / ? AS INTEGER) ORDER BY 1')  # nosec B608: built from constants
+    return _frame(_aggregate(path, sql, [bucket_s, bucket_s, *args, bucket_s]), ['bucket', 'ok', 'error'])
+
+# %% ../nbs/10a_logquery.ipynb #c016
+LABELLED_COLUMNS = ['ts', 'request_id', 'row', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version', 'simulated', 'actual']
+
+def read_labelled(path=None, # SQLite log; default `Settings.prediction_log`
+                  since=None, until=None, # window on the prediction's time: since <= ts < until
+                  simulated: bool | None = None): # None: all rows; False: client traffic only; True: simulated only
+    "Labelled predictions in the window, oldest first: `LABELLED_COLUMNS` (empty when there are no labels yet)"
+    where, args = _window(since, until, simulated)
+    feats = ', '.join(f'p.{c}' for c in PREDICTION_COLUMNS[2:10])
+    sql = (f'SELECT p.ts, p.request_id, p.row, {feats}, p.prediction, p.model_version, p.simulated, l.actual FROM ('
+           'SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions '
+           f'{where} AND request_id IN (SELECT request_id FROM labels)) AS p '
+           'JOIN labels AS l ON l.request_id = p.request_id AND l.row = p.row ORDER BY p.ts, p.id')  # nosec B608: constants
+    frame = _frame(_aggregate(path, sql, args), LABELLED_COLUMNS)
+    return frame.astype({'row': 'int64', 'simulated': 'int64', 'actual': 'float64'}) if len(frame) else frame
+
+# %% ../nbs/10a_logquery.ipynb #c020
+def recent_predictions(path=None, since=None, until=None,
+                       model_version: str | None = None, # only this version's rows; None: all
+                       limit: int = 20_000): # the newest rows at most
+    "The newest predicted rows of the window (features, `prediction`, `model_version`, `ts`), a DataFrame"
+    where, args = _window(since, until)
+    if model_version is not None: where += ' AND model_version = ?'; args.append(str(model_version))
+    cols = ['ts', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version']
+    sql = f'SELECT {", ".join(cols)} FROM predictions {where} AND prediction IS NOT NULL ORDER BY id DESC LIMIT ?'  # nosec B608
+    return _frame(_aggregate(path, sql, [*args, int(limit)]), cols)

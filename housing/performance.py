@@ -52,7 +52,7 @@ def bootstrap_rmse(y_true, y_pred,
 @dataclass(frozen=True)
 class PerformanceCheck:
     "The realised performance of a window against the champion's promise"
-    status: str  # OK, ALERT, or TOO_FEW (not enough labels to judge)
+    status: str  # OK, WARN, ALERT, or TOO_FEW (not enough labels to judge)
     n: int  # labelled rows in the window
     rmse: float | None  # realised RMSE
     interval: tuple | None  # bootstrap interval of the RMSE
@@ -66,21 +66,24 @@ class PerformanceCheck:
         if self.status == 'TOO_FEW': return f'too few labels to judge (n = {self.n})'
         lo, hi = self.interval
         rel = 'above' if self.status == 'ALERT' else 'not wholly above'
+        warn = ' (past the warning margin)' if self.status == 'WARN' else ''
         return (f'realised RMSE {self.rmse:.4f} (95% interval {lo:.4f}..{hi:.4f}, n = {self.n}) is {rel} '
-                f'{self.limit:.4f}, the test RMSE {self.reference_rmse:.4f} plus the allowed degradation')
+                f'{self.limit:.4f}, the test RMSE {self.reference_rmse:.4f} plus the allowed degradation{warn}')
 
 # %% ../nbs/25_performance.ipynb #c013
 def check_performance(y_true, y_pred,
                       reference_rmse: float, # the champion's test RMSE
-                      degradation: float = 0.10, # allowed relative excess over `reference_rmse`
+                      degradation: float | tuple = 0.10, # allowed relative excess over `reference_rmse`, or (warn, alert) as `Thresholds.rmse_margin`
                       min_rows: int = 30, # fewer labels than this: TOO_FEW
                       n_boot: int = 1000, seed: int = 0) -> PerformanceCheck:
     "Judge the realised RMSE of labelled predictions against the champion's test RMSE"
+    warn, alert = (degradation, degradation) if np.isscalar(degradation) else map(float, degradation)
     s = error_summary(y_true, y_pred)
-    limit = reference_rmse * (1 + degradation)
+    limit = reference_rmse * (1 + alert)
     if s['n'] < min_rows: return PerformanceCheck('TOO_FEW', s['n'], s['rmse'], None, reference_rmse, limit, s['mae'], s['bias'])
     lo, hi = bootstrap_rmse(y_true, y_pred, n_boot=n_boot, seed=seed)
-    return PerformanceCheck('ALERT' if lo > limit else 'OK', s['n'], s['rmse'], (lo, hi), reference_rmse, limit, s['mae'], s['bias'])
+    status = 'ALERT' if lo > limit else 'WARN' if lo > reference_rmse * (1 + warn) else 'OK'
+    return PerformanceCheck(status, s['n'], s['rmse'], (lo, hi), reference_rmse, limit, s['mae'], s['bias'])
 
 # %% ../nbs/25_performance.ipynb #c016
 def by_window(labelled: pd.DataFrame, # columns ts (unix seconds), prediction, actual

@@ -53,6 +53,7 @@ class Service:
         self.model_error: str | None = None
         self.code_hash, self.housing_version = _running_code_hash(), housing.__version__
         self.routes: dict = {}
+        self.performance: dict | None = None  # the last live performance windows (`housing.liveperf.follow_performance`)
         self.Batch = batch_model(settings.max_batch)
         self.reload_lock = asyncio.Lock()
         self.pool, self.in_flight = model_pool(settings.model_threads), InFlight(settings.max_in_flight)

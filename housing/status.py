@@ -17,7 +17,8 @@ from .drift_report import traffic_summary
 from .samples import MonitorError, read_log
 
 # %% auto #0
-__all__ = ['champion_summary', 'traffic_overview', 'latest_report', 'status_text', 'drift_lines']
+__all__ = ['champion_summary', 'traffic_overview', 'latest_report', 'status_text', 'drift_lines', 'performance_lines',
+           'alias_lines']
 
 # %% ../nbs/22_status.ipynb #c006
 def champion_summary(tracking_uri: str | None = None, # default from settings
@@ -77,7 +78,7 @@ def _wrap(label: str, text: str, width: int) -> list[str]:
 
 def status_text(width: int = 80, # maximum line length
                 tracking_uri: str | None = None, prediction_log=None, drift_dir=None, now: float | None = None) -> str:
-    "The terminal summary: champion, request counts, error rate, latency percentiles, last drift status and what to do"
+    "The terminal summary: champion, request counts, error rate, latency, alias moves, live performance, last drift status and what to do"
     width = max(int(width), 40)
     now = time.time() if now is None else now
     out = [f"housing status, {_when(now)}", '-' * min(width, 60)]
@@ -102,6 +103,7 @@ def status_text(width: int = 80, # maximum line length
                                         f"p99 {d['latency_p99_ms']:.1f} ms", width)
             else: out += _wrap('Latency', 'none measured: the last 24 h hold only simulated requests (`housing simulate --direct`)', width)
         else: out += _wrap('Errors', 'no requests in the last 24 h', width)
+    if 'error' not in c: out += _live_lines(tracking_uri, prediction_log, now, width)
     out += drift_lines(latest_report(drift_dir), width)
     return '\n'.join(out)
 
@@ -131,3 +133,42 @@ def drift_lines(r: dict | None, # a report's JSON summary (`latest_report`), or 
     try: where = str(Path(where).relative_to(get_settings().root))
     except ValueError: pass
     return out + _wrap('', where if len(where) <= width - 10 else '...' + where[-(width - 13):], width)
+
+# %% ../nbs/22_status.ipynb #lp02
+def _window_line(label: str, lp) -> str:
+    r, est = lp.realised, '?' if lp.estimated_rmse is None else f'{lp.estimated_rmse:.4f}'
+    if r is None: return f'{label}: no labels; estimated RMSE {est}' + (f' ({lp.estimated_rows:,} rows)' if lp.estimated_rows else '')
+    if r.interval is None: return f'{label}: RMSE {r.rmse:.4f} on {r.n} labels, too few to judge; estimated {est}'
+    return (f'{label}: {r.status} RMSE {r.rmse:.4f} ({r.interval[0]:.4f}..{r.interval[1]:.4f}, n {r.n:,}) vs test '
+            f'{r.reference_rmse:.4f}; MAE {r.mae:.4f}, bias {r.bias:+.4f}; estimated {est}')
+
+def performance_lines(windows: dict | None, # {label: LivePerformance} from `liveperf.performance_windows`; None: nothing to show
+                      width: int = 80, estimate_note: str | None = None) -> list[str]: # why there is no estimate
+    "Live performance per window: realised RMSE, interval and status beside the estimated RMSE"
+    if not windows: return []
+    if all(lp.realised is None and lp.estimated_rmse is None for lp in windows.values()):
+        out = _wrap('Live', 'no labelled predictions of the champion yet: send labels (POST /feedback, `housing feedback FILE.csv`)', width)
+    else: out = [line for i, (k, lp) in enumerate(windows.items()) for line in _wrap('' if i else 'Live', _window_line(k, lp), width)]
+    return out + (_wrap('', f'no estimated RMSE: {estimate_note}', width) if estimate_note else [])
+
+# %% ../nbs/22_status.ipynb #lp04
+def alias_lines(history: list[dict], # `promotion.alias_history()`: {ts, alias, from, to, why}, oldest first
+                width: int = 80, last: int = 3) -> list[str]: # the newest `last` moves are shown
+    "The newest alias moves, newest first: when, alias, from -> to, why"
+    out = []
+    for m in reversed(history[-last:]):
+        text = f"{_when(m.get('ts'))} {m.get('alias', '?')} {('v' + str(m['from'])) if m.get('from') else '(new)'} -> v{m.get('to', '?')}: {m.get('why') or '?'}"
+        out += _wrap('' if out else 'Moves', text, width)
+    return out + (_wrap('', f'(+{len(history) - last} earlier moves in the registry)', width) if len(history) > last else [])
+
+def _live_lines(tracking_uri, prediction_log, now: float, width: int) -> list[str]:
+    "Alias moves and live performance of the registry's champion (nothing when there is no champion or log)"
+    from housing.errors import HousingError
+    from housing.liveperf import champion_reference, estimator_for, performance_windows
+    from housing.promotion import alias_history
+    try: champ, moves = champion_reference(tracking_uri), alias_history(tracking_uri=tracking_uri)
+    except HousingError: return []
+    path = Path(prediction_log or get_settings().prediction_log)
+    if not path.exists(): return alias_lines(moves, width)
+    est, note = estimator_for(champ, tracking_uri)
+    return alias_lines(moves, width) + performance_lines(performance_windows(path, champ, now, estimator=est), width, note)

@@ -42,9 +42,10 @@ def test_html_is_self_contained_and_shows_every_section(rendered):
     assert 'cdnjs' not in text and 'require.js' not in text and not re.search(r'<script[^>]+src=', text)
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 4  # distributions, PSI, map, predictions
     for heading in ('Findings', 'Summary table', 'Distributions', 'Drift statistics against their bands', 'Features together',
-                    'Request locations', 'Prediction drift', 'Data quality and traffic', 'Thresholds'):
+                    'Request locations', 'Prediction drift', 'Data quality and traffic', 'Performance', 'Thresholds'):
         assert f'>{heading}<' in html, heading
     assert 'Overall status: ALERT' in html
+    assert 'Performance: no labels yet' in html and 'Estimated RMSE (direct loss estimation' in html  # a simulated log has no labels
     assert 'What to do:' in html and 'Check the upstream data for MedInc' in html and 'wait for labels' in html
     assert 'no-drift band' in html and 'Features together: ' in html
     assert '30.0000' not in html and '3000.0000' not in html and re.search(r'<td>3,000</td>', html)  # counts print as integers
