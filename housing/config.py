@@ -108,6 +108,9 @@ VARIABLES: tuple[Var, ...] = (
     Var('log_full_sync', 'HOUSING_LOG_FULL_SYNC', _boolean, False, 'fsync every log commit (SQLite synchronous=FULL): survives a power cut, costs latency'),
     Var('reload_check_s', 'HOUSING_RELOAD_CHECK_SECONDS', _number(float, 0.1), 3.0, 'how often each API worker checks for a reload made by another worker'),
     Var('serve_dir', 'HOUSING_SERVE_DIR', _path, None, 'folder the workers of one `housing serve` share (metrics, reload generation); set by serve'),
+    Var('shadow', 'HOUSING_SHADOW', _boolean, True, 'when the `challenger` alias exists, the API also predicts every served row with it, off the response path'),
+    Var('shadow_queue_rows', 'HOUSING_SHADOW_QUEUE_ROWS', _number(int, 1), 4096, 'most rows waiting for the challenger in one worker; more are shed (counted, not predicted)'),
+    Var('shadow_check_s', 'HOUSING_SHADOW_CHECK_SECONDS', _number(float, 0.1), 30.0, 'how often each API worker checks whether the challenger alias appeared, moved or went'),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -137,6 +140,9 @@ class Settings:
     log_full_sync: bool
     reload_check_s: float
     serve_dir: Path | None
+    shadow: bool
+    shadow_queue_rows: int
+    shadow_check_s: float
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):
