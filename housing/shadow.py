@@ -18,8 +18,8 @@ from .data import FEATURES
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['SHADOW_DDL', 'SHADOW_COLUMNS', 'CHUNK_ROWS', 'write_shadow', 'challenger_uri', 'Shadow', 'read_shadow', 'agreement',
-           'prediction_shift', 'by_region', 'paired_comparison', 'compare_notebook', 'run_compare']
+__all__ = ['SHADOW_DDL', 'SHADOW_COLUMNS', 'CHUNK_ROWS', 'write_shadow', 'challenger_uri', 'Shadow', 'shadow_for', 'read_shadow',
+           'agreement', 'prediction_shift', 'by_region', 'paired_comparison', 'compare_notebook', 'run_compare']
 
 # %% ../nbs/16_shadow.ipynb #c005
 SHADOW_DDL = ('CREATE TABLE IF NOT EXISTS shadow (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, row INTEGER NOT NULL, '
@@ -61,9 +61,11 @@ class Shadow:
         self.pending, self.waiting, self.lock = [], 0, threading.Lock()
         self.predicted = self.shed = self.failed = 0
         self.wake, self.stopped, self.recheck, self.thread = threading.Event(), threading.Event(), True, None
-        from prometheus_client import Counter
+        from prometheus_client import Counter, Gauge
         self.counter = Counter('housing_shadow_rows', 'Served rows handed to the challenger, by outcome (predicted, shed, failed)',
                                ['outcome'], registry=registry)
+        self.gauge = Gauge('housing_shadow_model', 'The challenger version shadowing (1), per worker', ['version'],
+                           registry=registry, multiprocess_mode='liveall')
 
     def __repr__(self): return f'Shadow({self.uri!r}, version={self.version!r}, predicted={self.predicted}, shed={self.shed})'
 
@@ -75,8 +77,9 @@ class Shadow:
 def set_model(self: Shadow, loaded): # a `housing.tracking.LoadedModel`, or None: no challenger
     "Shadow with `loaded` from now on"
     from housing.served import ServedModel
+    if self.model is not None: self.gauge.labels(self.version).set(0)
     self.model = None if loaded is None else ServedModel(loaded, 1)
-    if loaded is not None: self.error = None
+    if loaded is not None: self.error = None; self.gauge.labels(self.version).set(1)
 
 @patch
 def state(self: Shadow) -> dict:
@@ -181,6 +184,13 @@ def stop(self: Shadow, timeout: float = 10.0):
     self.thread = None
 
 # %% ../nbs/16_shadow.ipynb #c031
+def shadow_for(svc) -> Shadow | None: # a `housing.service.Service`
+    "The `Shadow` of one API worker, or None when shadowing is off or impossible"
+    s = svc.settings
+    if not s.shadow or (uri := challenger_uri(s.model_uri)) is None: return None
+    return Shadow(lambda: svc.log, uri, s.tracking_uri, s.shadow_queue_rows, s.shadow_check_s, registry=svc.metrics.registry)
+
+# %% ../nbs/16_shadow.ipynb #c034
 def _has_table(con, name: str) -> bool:
     return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
@@ -192,7 +202,7 @@ def _shadow_sql(where: str, labels: bool) -> str:
             + ('l.actual AS actual ' if labels else 'NULL AS actual ') + 'FROM p JOIN shadow s ON s.request_id = p.request_id AND s.row = p.row '
             + ('LEFT JOIN labels l ON l.request_id = p.request_id AND l.row = p.row ' if labels else '') + 'ORDER BY p.id, s.id')
 
-# %% ../nbs/16_shadow.ipynb #c032
+# %% ../nbs/16_shadow.ipynb #c035
 def read_shadow(path=None, # SQLite prediction log; default `Settings.prediction_log`
                 since=None, until=None): # window of the champion's predictions: unix seconds, datetime or ISO time
     "Served rows beside their challenger predictions (and labels, where known), as a DataFrame"
@@ -213,7 +223,7 @@ def read_shadow(path=None, # SQLite prediction log; default `Settings.prediction
                     'challenger_latency_ms', 'actual']
     return pd.DataFrame(rows, columns=cols).astype({'actual': float})
 
-# %% ../nbs/16_shadow.ipynb #c035
+# %% ../nbs/16_shadow.ipynb #c038
 def agreement(df, # `read_shadow` rows
               within: float = 0.1) -> dict: # tolerance in $100,000 (0.1: $10,000)
     "Rows compared, share within `within`, correlation, mean and mean absolute difference (challenger - champion)"
@@ -232,7 +242,7 @@ def prediction_shift(df, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):
     return pd.DataFrame({k: [v.mean(), *v.quantile(list(quantiles))] for k, v in cols.items()},
                         index=['mean', *[f'q{int(q * 100):02d}' for q in quantiles]]).T
 
-# %% ../nbs/16_shadow.ipynb #c038
+# %% ../nbs/16_shadow.ipynb #c041
 def by_region(df, within: float = 0.1): # tolerance in $100,000
     "`agreement` within each region of `housing.simulate.REGIONS` and for the rest"
     import pandas as pd
@@ -241,7 +251,7 @@ def by_region(df, within: float = 0.1): # tolerance in $100,000
     masks['elsewhere'] = ~np.any(list(masks.values()), axis=0) if len(df) else np.zeros(0, bool)
     return pd.DataFrame({r: agreement(df[m], within) for r, m in masks.items()}).T.drop(columns='within')
 
-# %% ../nbs/16_shadow.ipynb #c041
+# %% ../nbs/16_shadow.ipynb #c044
 def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamples; their seed
     "`PairedComparison` of the challenger's RMSE against the champion's on the labelled rows; None when fewer than 2"
     from housing.performance import paired_bootstrap
@@ -249,7 +259,7 @@ def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamp
     if len(d) < 2: return None
     return paired_bootstrap(d.actual.to_numpy(), d.champion.to_numpy(), d.challenger.to_numpy(), n_boot=n_boot, seed=seed)
 
-# %% ../nbs/16_shadow.ipynb #c044
+# %% ../nbs/16_shadow.ipynb #c047
 def compare_notebook() -> Path:
     "The comparison notebook: `nbs/pipelines/` under the project root, else beside the installed package"
     import housing
@@ -264,7 +274,7 @@ def _summary_line(df, within: float) -> str:
             f"{a['share_within']:.1%} within ${within * 100_000:,.0f}, mean shift {a['mean_difference'] * 100_000:+,.0f} $")
     return line + (f'; RMSE difference {cmp.difference:+.4f} on {cmp.n:,} labelled rows: {cmp.verdict}' if cmp else '; no labels yet')
 
-# %% ../nbs/16_shadow.ipynb #c045
+# %% ../nbs/16_shadow.ipynb #c048
 def run_compare(since=None, until=None, # window of the log: unix seconds, ISO 8601, or a duration ago ('24h')
                 window=None, # duration ending at `until` (instead of `since`)
                 prediction_log=None, # default `Settings.prediction_log`
