@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log', 'dashboard',
-           'export_model', 'docs', 'config', 'build_parser', 'main']
+           'rollback', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'compare', 'status', 'log',
+           'dashboard', 'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -230,6 +230,16 @@ def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8
     "render a drift report from the prediction log (or a CSV) to reports/drift/"
     from housing.monitor import run_monitor
     code = run_monitor(since=since, until=until, current=current, fail_on_alert=fail_on_alert, window=window)
+    _refresh_index(); return code
+
+@verb('monitor')
+def compare(*, since: str = None, # start of the log window: unix seconds, ISO 8601, or a duration ago such as 24h
+            until: str = None, # end of the log window, same forms (default: now)
+            window: str = None, # the last duration, e.g. 24h or 7d (instead of --since)
+            within: float = 0.1): # agreement tolerance in $100,000 (0.1 is $10,000)
+    "compare the challenger predicting in shadow with the champion: reports/compare/"
+    from housing.shadow import run_compare
+    code = run_compare(since=since, until=until, window=window, within=within)
     _refresh_index(); return code
 
 @verb('monitor')

@@ -249,7 +249,7 @@ def by_region(df, within: float = 0.1): # tolerance in $100,000
     from housing.simulate import REGIONS, in_region
     masks = {r: in_region(df, r) for r in REGIONS}
     masks['elsewhere'] = ~np.any(list(masks.values()), axis=0) if len(df) else np.zeros(0, bool)
-    return pd.DataFrame({r: agreement(df[m], within) for r, m in masks.items()}).T.drop(columns='within')
+    return pd.DataFrame({r: agreement(df[m], within) for r, m in masks.items()}).T.drop(columns='within').astype({'rows': int})
 
 # %% ../nbs/16_shadow.ipynb #c044
 def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamples; their seed
