@@ -52,7 +52,7 @@ class Shadow:
                  tracking_uri: str | None = None, # MLflow store; default from settings
                  max_rows: int = 4096, # most rows waiting for the challenger; more are shed
                  check_s: float = 30.0, # how often to look whether the alias appeared, moved or went
-                 interval_s: float = 0.05, # how long rows gather before a model call
+                 interval_s: float = 0.25, # how long rows gather before a model call (longer: fewer, cheaper calls per row)
                  registry=None): # Prometheus registry for the counters (None: the process-wide one, as in multiprocess mode)
         self.log_of = log if callable(log) and not hasattr(log, 'run') else (lambda: log)
         self.uri, self.tracking_uri, self.max_rows = model_uri, tracking_uri, max_rows
