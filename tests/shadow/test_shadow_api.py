@@ -37,7 +37,8 @@ def served(challenger_store, tmp_path_factory):
     "`housing serve --workers 2` on the champion, the challenger alias set; shadow checks only on start-up and on reload"
     log = tmp_path_factory.mktemp('shadow-serve')/'log.db'
     s = Server(challenger_store, log, '--workers', '2',
-               env={'HOUSING_ADMIN_TOKEN': ADMIN, 'HOUSING_RELOAD_CHECK_SECONDS': '0.5', 'HOUSING_SHADOW_CHECK_SECONDS': '3600'})
+               env={'HOUSING_ADMIN_TOKEN': ADMIN, 'HOUSING_RELOAD_CHECK_SECONDS': '0.5', 'HOUSING_SHADOW_CHECK_SECONDS': '3600',
+                    'HOUSING_SHADOW_CPU_SHARE': '100'})  # every row: no CPU budget to shed by on a shared test machine
     try:
         s.wait_ready(timeout=400)
         wait_for(lambda: workers_shadowing(s.port, challenger_store['challenger']) == 2, 300, 'both workers load the challenger')
