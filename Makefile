@@ -20,7 +20,7 @@ readme: $(STAMP) ## execute nbs/index.ipynb and regenerate README.md from it
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace nbs/index.ipynb && $(BIN)/nbdev_clean --fname nbs/index.ipynb
 	$(BIN)/python -c 'from housing.docs import write_readme; write_readme()'
 
-.PHONY: lock stack-test bench-score bench-api bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
+.PHONY: lock stack-test bench-score bench-api bench-shadow bench-inference sweep bench-monitor readme help install pipeline docs test test-notebooks test-py lint security export clean-nbs lab mlflow-ui serve dashboard monitor status bench-api bench-monitor bench-inference clean
 
 help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ status: $(STAMP) ## terminal summary of champion, traffic and drift
 
 bench-api: $(STAMP) ## housing serve vs mlflow models serve on the champion, loopback only, bounded runs
 	$(BIN)/python bench/bench_api.py $(if $(wildcard mlflow.db),,--temp-store)
+
+bench-shadow: $(STAMP) ## champion req/s with vs without a challenger in shadow (ratio at c=16; issue 11: >= 0.90), loopback, bounded
+	$(BIN)/python bench/bench_shadow.py
 
 bench-inference: $(STAMP) ## per-row predict latency of the champion, its features and its model (budget 2 ms)
 	$(BIN)/python bench/bench_inference.py

@@ -85,6 +85,7 @@ async def _commit(svc: Service, rows: list, what: str):
         svc.metrics.log_failures.inc()
         raise UnavailableError(f'{what} not served: {"it" if what == "prediction" else "they"} could not be logged ({e})',
                                retry_after=1) from None
+    if svc.shadow is not None: svc.shadow.offer(rows)  # logged rows only; never blocks (a full buffer sheds them)
 
 # %% ../nbs/11_api.ipynb #c009
 def _add_prediction_routes(app: FastAPI, svc: Service):
@@ -227,7 +228,8 @@ def _add_model_routes(app: FastAPI, svc: Service):
             'features': _feature_schema(svc), 'cross_rules': [' '.join(r) for r in CROSS_RULES],
             'housing': {'trained_version': meta.get('housing_version'), 'running_version': svc.housing_version,
                         'trained_code_hash': meta.get('code_hash'), 'running_code_hash': svc.code_hash},
-            'mismatches': svc.mismatches(), 'environment_mismatches': m.environment_mismatches})
+            'mismatches': svc.mismatches(), 'environment_mismatches': m.environment_mismatches,
+            'shadow': svc.shadow.state() if svc.shadow is not None else None})
 
     @app.post('/model/reload', summary='Re-resolve the alias and swap models, in every worker',
               responses={401: {'model': Message}, 403: {'model': Message}, 503: {'model': Message}})

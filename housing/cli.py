@@ -16,8 +16,8 @@ from .errors import HousingError, InputError
 
 # %% auto #0
 __all__ = ['GROUPS', 'VERBS', 'verb', 'arg_docs', 'add_verb', 'models', 'data', 'train', 'train_all', 'pipeline', 'promote',
-           'rollback', 'retrain', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'status', 'log',
-           'dashboard', 'feedback', 'export_model', 'docs', 'config', 'build_parser', 'main']
+           'rollback', 'retrain', 'leaderboard', 'sweep', 'serve', 'simulate', 'score', 'monitor', 'compare', 'status',
+           'log', 'dashboard', 'feedback', 'export_model', 'docs', 'config', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #c005
 GROUPS = {'train': 'train and choose models', 'serve': 'serve and score', 'monitor': 'watch the served model',
@@ -246,6 +246,16 @@ def monitor(*, since: str = None, # start of the log window: unix seconds, ISO 8
     _refresh_index()
     if code == 1 and retrain_on_alert: retrain(trigger='housing monitor: ALERT')
     return code if fail_on_alert or code != 1 else 0
+
+@verb('monitor')
+def compare(*, since: str = None, # start of the log window: unix seconds, ISO 8601, or a duration ago such as 24h
+            until: str = None, # end of the log window, same forms (default: now)
+            window: str = None, # the last duration, e.g. 24h or 7d (instead of --since)
+            within: float = 0.1): # agreement tolerance in $100,000 (0.1 is $10,000)
+    "compare the challenger predicting in shadow with the champion: reports/compare/"
+    from housing.shadow import run_compare
+    code = run_compare(since=since, until=until, window=window, within=within)
+    _refresh_index(); return code
 
 @verb('monitor')
 def status(*, width: int = 80): # maximum line length

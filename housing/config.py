@@ -110,6 +110,10 @@ VARIABLES: tuple[Var, ...] = (
     Var('serve_dir', 'HOUSING_SERVE_DIR', _path, None, 'folder the workers of one `housing serve` share (metrics, reload generation); set by serve'),
     Var('perf_refresh_s', 'HOUSING_PERF_REFRESH_S', _number(float, 0), 60.0, 'how often the API recomputes its live performance gauges (realised and estimated RMSE), seconds; 0 turns them off'),
     Var('cache_dir', 'HOUSING_CACHE_DIR', _path, _under('.cache'), 'derived files kept between runs: the loss estimator of each champion'),
+    Var('shadow', 'HOUSING_SHADOW', _boolean, True, 'when the `challenger` alias exists, the API also predicts every served row with it, off the response path'),
+    Var('shadow_queue_rows', 'HOUSING_SHADOW_QUEUE_ROWS', _number(int, 1), 4096, 'most rows waiting for the challenger in one worker; more are shed (counted, not predicted)'),
+    Var('shadow_check_s', 'HOUSING_SHADOW_CHECK_SECONDS', _number(float, 0.1), 30.0, 'how often each API worker checks whether the challenger alias appeared, moved or went'),
+    Var('shadow_cpu_share', 'HOUSING_SHADOW_CPU_SHARE', _number(float, 0), 0.05, "most CPU the challenger may use, as a share of the rest of its worker's (10 s windows); beyond it rows are shed"),
 )
 VARIABLE_NAMES = {v.field: v.env for v in VARIABLES}  # field -> environment variable
 
@@ -141,6 +145,10 @@ class Settings:
     serve_dir: Path | None
     perf_refresh_s: float
     cache_dir: Path
+    shadow: bool
+    shadow_queue_rows: int
+    shadow_check_s: float
+    shadow_cpu_share: float
 
 # %% ../nbs/00_config.ipynb #c017
 def _derived(name, *parts):

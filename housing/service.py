@@ -19,6 +19,7 @@ from .errors import HousingError, UnavailableError
 from .observe import Metrics
 from .predlog import LogError, PredictionLog
 from .served import InFlight, MicroBatcher, ServedModel, model_pool
+from .shadow import shadow_for
 from .validation import batch_model
 
 # %% auto #0
@@ -65,6 +66,7 @@ class Service:
         self.open_log()
         self.batcher = (MicroBatcher(lambda: self.model, self.pool, settings.microbatch_max_rows, settings.microbatch_wait_ms,
                                      no_model=self.no_model) if settings.microbatch else None)
+        self.shadow = shadow_for(self)  # the challenger's predictions, off the response path (None: no challenger URI)
         try: self.set_model(ServedModel(model, settings.model_threads) if model is not None else self.load())
         except Exception as e:  # noqa: BLE001 - any failure to load leaves the API up and says why
             self.model_error = _why(e, settings.model_uri)
@@ -127,9 +129,11 @@ def open(self: Service):
     if self.pool is None:
         self.pool = model_pool(self.settings.model_threads)
         if self.batcher is not None: self.batcher.executor = self.pool
+    if self.shadow is not None: self.shadow.start()
 
 @patch
 def close(self: Service):
+    if self.shadow is not None: self.shadow.stop()  # its last rows go to the log before the log closes
     if self.owns_log and self.log is not None: self.log.close()
     if self.pool is not None: self.pool.shutdown(wait=False); self.pool = None
     self.metrics.close()
@@ -144,6 +148,7 @@ def read_generation(self: Service) -> str | None:
 async def reload(self: Service, announce: bool = True) -> tuple:
     "Load the model the URI points to now and swap it in; (old, new). `announce`: tell the other workers"
     async with self.reload_lock:
+        if self.shadow is not None: self.shadow.reload_soon()  # the challenger alias is re-resolved too, in its own thread
         old = self.model
         try: new = await asyncio.to_thread(self.load)
         except Exception as e:  # noqa: BLE001 - report, keep serving the old model

@@ -89,6 +89,7 @@ def write_index(out_dir: Path | None = None, # the reports folder; default `Sett
     index = out/'index.html'
     newest = lambda ps: sorted(ps, key=lambda p: p.stat().st_mtime, reverse=True)
     runs, drift = newest((out/'runs').glob('*.html')), newest((out/'drift').glob('*.html'))
+    compared = newest((out/'compare').glob('*.html'))  # `housing compare`: champion vs challenger in shadow
     board, docs = out/'leaderboard.html', s.root/'_docs'/'index.html'
     links = [('Reports', 'index.html')] + ([('Leaderboard', 'leaderboard.html')] if board.exists() else []) \
             + ([('Docs', Path('..', '_docs', 'index.html').as_posix())] if docs.exists() and out == s.reports_dir else [])
@@ -97,11 +98,12 @@ def write_index(out_dir: Path | None = None, # the reports folder; default `Sett
                                       if board.exists() else '<p>Not written yet: <code>housing leaderboard</code>.</p>')
     body += '<h2>Training runs</h2>' + (_listing(runs, out) or '<p>None yet: <code>make pipeline</code>.</p>')
     body += '<h2>Drift reports</h2>' + (_listing(drift, out) or '<p>None yet: <code>housing monitor</code>.</p>')
+    body += '<h2>Champion vs challenger</h2>' + (_listing(compared, out) or '<p>None yet: <code>housing compare</code>.</p>')
     body += ('<h2>Docs</h2>' + ('<p><a href="../_docs/index.html">the library, notebook by notebook</a></p>' if docs.exists()
                                 else '<p>Not built yet: <code>make docs</code>.</p>')
              + '<p><small>The MLflow UI (<code>make mlflow-ui</code>) has every run and the registry.</small></p>')
     index.write_text(page('housing reports', body, nav_bar(links, 'Reports')), encoding='utf-8')
-    for p in [*runs, *drift, board]:
+    for p in [*runs, *drift, *compared, board]:
         if p.exists(): link_back(p, index)
     return index
 
