@@ -233,10 +233,11 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix='bench-api-'))
     tracking = a.tracking_uri or (temp_store(work) if a.temp_store else s.tracking_uri)
     model_uri = a.model_uri or s.model_uri
-    env = {**os.environ, 'MLFLOW_TRACKING_URI': tracking, 'MLFLOW_ALLOW_PICKLE_DESERIALIZATION': 'true',
-           'HOUSING_MODEL_URI': model_uri, 'PYTHONUNBUFFERED': '1', 'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'),
+    env = {**os.environ, 'MLFLOW_TRACKING_URI': tracking, 'HOUSING_MODEL_URI': model_uri, 'PYTHONUNBUFFERED': '1',
+           'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'),
            'PATH': f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # mlflow runs `uvicorn` from PATH
-    for k in ('HOUSING_API_KEY', 'HOUSING_MICROBATCH', 'OMP_NUM_THREADS', 'HOUSING_MODEL_THREADS'): env.pop(k, None)
+    for k in ('HOUSING_API_KEY', 'HOUSING_MICROBATCH', 'OMP_NUM_THREADS', 'HOUSING_MODEL_THREADS',
+              'MLFLOW_ALLOW_PICKLE_DESERIALIZATION'): env.pop(k, None)  # both servers load the skops files, no pickle
     which = [w.strip() for w in a.only.split(',') if w.strip()]
     unknown = sorted(set(which) - set(SERVERS))
     if unknown: ap.error(f'unknown server(s) {", ".join(unknown)}; choose from {", ".join(SERVERS)}')

@@ -33,11 +33,10 @@ def configure(tracking_uri: str | None = None, # MLflow tracking URI; default fr
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     name = experiment or s.experiment
+    from housing.relocate import artifact_root, relocate_store
+    relocate_store(uri)  # a moved or copied store: new runs go beside it, not to the old folder
     exp = mlflow.get_experiment_by_name(name)
-    if exp is None:
-        db = _sqlite_file(uri)
-        loc = (db.parent/'mlartifacts').resolve().as_uri() if db is not None else None
-        exp_id = mlflow.create_experiment(name, artifact_location=loc)
+    if exp is None: exp_id = mlflow.create_experiment(name, artifact_location=artifact_root(uri))
     else: exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     if exp is None or exp.tags.get('mlflow.experimentKind') != EXPERIMENT_KIND:

@@ -41,6 +41,12 @@ def test_no_library_module_switches_pickle_loading_on_for_the_process():
     assert not [p.name for p in MODULES if 'MLFLOW_ALLOW_PICKLE_DESERIALIZATION' in _source(p)]
 
 
+def test_benchmarks_do_not_switch_pickle_loading_on_for_their_servers():
+    "Models load via skops everywhere, the benchmarks' `mlflow models serve` included: no pickle permission in a child's environment"
+    offenders = [p.name for p in sorted((ROOT/'bench').glob('*.py')) if re.search(r"['\"]MLFLOW_ALLOW_PICKLE_DESERIALIZATION['\"]\s*:", _source(p))]
+    assert not offenders, offenders
+
+
 def test_import_housing_stays_light():
     code = ('import sys; import housing, housing.config, housing.errors, housing.data, housing.models, housing.cli; '
             'print(sorted(m for m in ("mlflow", "sklearn", "fastapi", "matplotlib", "streamlit") if m in sys.modules))')
