@@ -181,13 +181,14 @@ container_of() {  # the container of a compose service (running or not)
   podman ps -a -q --filter "label=io.podman.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" | head -1
 }
 
-# podman runs no health checks by itself without systemd: run every running container's check every 5 s
+# podman runs no health checks by itself without systemd: run every running container's check on the images' interval
+# (15 s), so `podman ps` shows a current health (the waits and the tests also run a check when they need its answer)
 health_loop() {
   while true; do
     for c in $(podman ps -q --filter "label=io.podman.compose.project=$PROJECT" --filter status=running); do
       podman healthcheck run "$c" >/dev/null 2>&1 || true
     done
-    sleep 5
+    sleep 15
   done
 }
 
