@@ -121,8 +121,8 @@ C
 # machine (CI) builds them all. HOUSING_IMAGE_TAG, when given, is used as is (and always built).
 IMAGES=(postgres mlflow api dashboard)
 source_digest() {
-  (cd "$ROOT" && find docker requirements/*.lock housing nbs/pipelines settings.ini setup.py pyproject.toml README.md \
-      data/manifest.json -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*/.ipynb_checkpoints/*' -print0 |
+  (cd "$ROOT" && find .dockerignore docker/Dockerfile.* docker/postgres-entrypoint.sh requirements/*.lock housing nbs/pipelines \
+      settings.ini setup.py pyproject.toml README.md data/manifest.json -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*/.ipynb_checkpoints/*' -print0 |
     LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
 
@@ -266,7 +266,7 @@ all() {
   [ -x "$py" ] || py=python3
   say "tests/stack"
   HOUSING_STACK_TEST=1 HOUSING_STACK_SCRIPT="$0" HOUSING_STACK_WORK="$WORK" HOUSING_STACK_PROJECT="$PROJECT" \
-    "$py" -m pytest -p no:cacheprovider -v -x -rxs tests/stack
+    "$py" -m pytest -p no:cacheprovider -v -x -rxs --durations=0 tests/stack
 }
 
 # the steps after `up` talk to the stack that `up` (or `all`) started: its project, ports and secrets
