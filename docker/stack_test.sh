@@ -115,15 +115,44 @@ C
     { say "stand-in prom/prometheus:v2.53.0"; podman build -q -t docker.io/prom/prometheus:v2.53.0 "$WORK/standin-prometheus" >/dev/null; }
 }
 
-# ---- the images ---------------------------------------------------------------------------------------------------
+# ---- the images ----------------------------------------------------------------------------------------------------
+# The images are tagged with a digest of everything that goes into them (the Dockerfiles and the build context, which
+# .dockerignore limits to an allowlist): a second run on the same machine with the same sources builds nothing. A clean
+# machine (CI) builds them all. HOUSING_IMAGE_TAG, when given, is used as is (and always built).
+IMAGES=(postgres mlflow api dashboard)
+source_digest() {
+  (cd "$ROOT" && find .dockerignore docker/Dockerfile.* docker/postgres-entrypoint.sh requirements/*.lock housing nbs/pipelines \
+      settings.ini setup.py pyproject.toml README.md data/manifest.json -type f ! -name '*.pyc' ! -path '*/__pycache__/*' ! -path '*/.ipynb_checkpoints/*' -print0 |
+    LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+
 build() {
   engine
+  local s svc
+  if [ "${IMAGE_TAG_FROM_SOURCES:-0}" = 1 ]; then
+    local have=1
+    for svc in "${IMAGES[@]}"; do podman image exists "$(image_of "$svc")" || have=0; done
+    if [ "$have" = 1 ]; then say "images for sources $HOUSING_IMAGE_TAG exist: nothing to build"; sizes; return 0; fi
+  fi
   # one at a time: the api and dashboard builds share their first `pip install` layer (runtime.lock)
-  local s
-  for svc in postgres mlflow api dashboard; do
+  for svc in "${IMAGES[@]}"; do
     s=$(date +%s)
     "${PC[@]}" build "$svc" >"$WORK/build-$svc.log" 2>&1 || { tail -40 "$WORK/build-$svc.log"; say "build $svc FAILED"; return 1; }
-    say "built $svc in $(( $(date +%s) - s )) s: $(podman image inspect --format '{{.Size}}' "$(image_of "$svc")" | awk '{printf "%.0f MB", $1/1e6}')"
+    say "built $svc in $(( $(date +%s) - s )) s"
+  done
+  if [ "${IMAGE_TAG_FROM_SOURCES:-0}" = 1 ]; then  # the images of older sources: untag them (shared layers stay)
+    for svc in "${IMAGES[@]}"; do
+      podman images --format '{{.Repository}}:{{.Tag}}' "localhost/$(image_of "$svc" | cut -d: -f1)" |
+        grep -v ":$HOUSING_IMAGE_TAG\$" | grep ':src-' | xargs -r podman rmi >/dev/null 2>&1 || true
+    done
+  fi
+  sizes
+}
+
+sizes() {
+  local svc
+  for svc in "${IMAGES[@]}"; do
+    say "image $(image_of "$svc"): $(podman image inspect --format '{{.Size}}' "$(image_of "$svc")" | awk '{printf "%.0f MB", $1/1e6}')"
   done
 }
 
@@ -136,14 +165,15 @@ settings() {
   export HOUSING_ADMIN_TOKEN=${HOUSING_ADMIN_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
   export HOUSING_API_KEY=${HOUSING_API_KEY:-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
   export HOUSING_TRAIN_MODELS=${HOUSING_TRAIN_MODELS:-linear}
+  if [ -z "${HOUSING_IMAGE_TAG:-}" ]; then export HOUSING_IMAGE_TAG="src-$(source_digest)" IMAGE_TAG_FROM_SOURCES=1; fi
   if [ -z "${HOUSING_RAW_DATA:-}" ]; then export HOUSING_RAW_DATA="$ROOT/data/raw/cal_housing.data"; fi
   local v
   for v in "${PORT_VARS[@]}"; do
     [ -n "${!v:-}" ] || export "$v=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   done
-  ( umask 077; for v in HOUSING_POSTGRES_PASSWORD HOUSING_ADMIN_TOKEN HOUSING_API_KEY HOUSING_TRAIN_MODELS HOUSING_RAW_DATA "${PORT_VARS[@]}"; do
+  ( umask 077; for v in HOUSING_POSTGRES_PASSWORD HOUSING_ADMIN_TOKEN HOUSING_API_KEY HOUSING_TRAIN_MODELS HOUSING_RAW_DATA HOUSING_IMAGE_TAG "${PORT_VARS[@]}"; do
       printf 'export %s=%q\n' "$v" "${!v}"; done >"$WORK/stack.env" )  # `source` it to talk to a stack left up
-  printf '%s\n' "HOUSING_STACK_PROJECT=$PROJECT" "HOUSING_RAW_DATA=$HOUSING_RAW_DATA" "HOUSING_TRAIN_MODELS=$HOUSING_TRAIN_MODELS" \
+  printf '%s\n' "HOUSING_STACK_PROJECT=$PROJECT" "HOUSING_RAW_DATA=$HOUSING_RAW_DATA" "HOUSING_TRAIN_MODELS=$HOUSING_TRAIN_MODELS" "HOUSING_IMAGE_TAG=$HOUSING_IMAGE_TAG" \
     "$(for v in "${PORT_VARS[@]}"; do printf '%s=%s ' "$v" "${!v}"; done)" | sed 's/^/[stack] /'
 }
 
@@ -151,24 +181,25 @@ container_of() {  # the container of a compose service (running or not)
   podman ps -a -q --filter "label=io.podman.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1" | head -1
 }
 
-# podman runs no health checks by itself without systemd: run every running container's check every 5 s
+# podman runs no health checks by itself without systemd: run every running container's check on the images' interval
+# (15 s), so `podman ps` shows a current health (the waits and the tests also run a check when they need its answer)
 health_loop() {
   while true; do
     for c in $(podman ps -q --filter "label=io.podman.compose.project=$PROJECT" --filter status=running); do
       podman healthcheck run "$c" >/dev/null 2>&1 || true
     done
-    sleep 5
+    sleep 15
   done
 }
 
-wait_healthy() {  # SERVICE TIMEOUT_S
-  local c status deadline=$(( $(date +%s) + $2 ))
+wait_healthy() {  # SERVICE TIMEOUT_S [STARTED_AT (unix s; default now)]: its start-up time is printed
+  local c status since=${3:-$(date +%s)} deadline=$(( $(date +%s) + $2 ))
   while [ "$(date +%s)" -lt "$deadline" ]; do
     c=$(container_of "$1")
     if [ -n "$c" ]; then
       podman healthcheck run "$c" >/dev/null 2>&1 || true
       status=$(podman inspect --format '{{.State.Health.Status}}' "$c" 2>/dev/null || true)
-      [ "$status" = healthy ] && { say "$1 healthy"; return 0; }
+      [ "$status" = healthy ] && { say "$1 healthy $(( $(date +%s) - since )) s after its start"; return 0; }
     fi
     sleep 2
   done
@@ -178,13 +209,14 @@ wait_healthy() {  # SERVICE TIMEOUT_S
 
 # podman-compose does not wait for `condition: service_healthy`: start in dependency order, waiting for health
 start() {
-  "${PC[@]}" up -d --no-build postgres >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
-  wait_healthy postgres 120
-  "${PC[@]}" up -d --no-build mlflow >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
-  wait_healthy mlflow 300
-  "${PC[@]}" up -d --no-build >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
-  wait_healthy dashboard 300
-  wait_healthy prometheus 120
+  local t
+  t=$(date +%s); "${PC[@]}" up -d --no-build postgres >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
+  wait_healthy postgres 120 "$t"
+  t=$(date +%s); "${PC[@]}" up -d --no-build mlflow >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
+  wait_healthy mlflow 300 "$t"
+  t=$(date +%s); "${PC[@]}" up -d --no-build >>"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
+  wait_healthy dashboard 300 "$t"
+  wait_healthy prometheus 120 "$t"
   say "stack up (the API is healthy once a champion exists: after \`$0 train\`)"
 }
 
@@ -224,21 +256,17 @@ finish() {
 
 all() {
   settings
-  engine
+  trap finish EXIT  # from here on, whatever fails: the stack is torn down (and its logs shown)
+  trap 'exit 143' TERM INT
   build
-  for svc in api dashboard mlflow postgres; do
-    echo "[stack] image $(image_of "$svc"): $(podman image inspect --format '{{.Size}}' "$(image_of "$svc")" | awk '{printf "%.0f MB", $1/1e6}')"
-  done
   down  # a stack left over by an interrupted run
-  trap finish EXIT
-  trap 'exit 143' TERM INT  # through finish: the stack is torn down
   health_loop & HC=$!
   start
   local py=${HOUSING_STACK_PYTHON:-$ROOT/.venv/bin/python}
   [ -x "$py" ] || py=python3
   say "tests/stack"
   HOUSING_STACK_TEST=1 HOUSING_STACK_SCRIPT="$0" HOUSING_STACK_WORK="$WORK" HOUSING_STACK_PROJECT="$PROJECT" \
-    "$py" -m pytest -p no:cacheprovider -v -x -rxs tests/stack
+    "$py" -m pytest -p no:cacheprovider -v -x -rxs --durations=0 tests/stack
 }
 
 # the steps after `up` talk to the stack that `up` (or `all`) started: its project, ports and secrets
