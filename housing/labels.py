@@ -214,7 +214,7 @@ def _read_label_csv(file: Path):
     import pandas as pd
     if not file.exists(): raise InputError(f'label file {file}: not found (expected a CSV with columns request_id, row (optional), actual)')
     try: df = pd.read_csv(file, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e: raise InputError(f'label file {file}: not a readable CSV ({e})') from None
+    except (ValueError, OSError, pd.errors.ParserError) as e: raise InputError(f'label file {file}: not a readable CSV ({e})') from None
     missing = [c for c in ('request_id', 'actual') if c not in df.columns]
     if missing: raise InputError(f"label file {file}: column(s) {', '.join(missing)} missing; expected request_id, row (optional), actual")
     return df
@@ -225,7 +225,8 @@ def load_label_file(file, # CSV with request_id, row (optional), actual
                     chunk_rows: int = 5000, # labels per transaction
                    ) -> LoadResult:
     "Load a CSV of labels into the prediction log; good rows are kept, the others written to a rejects file with reasons"
-    file = Path(file)
+    file, log_path = Path(file), Path(prediction_log or get_settings().prediction_log).expanduser()
+    if not log_path.exists(): raise InputError(f'prediction log {log_path} does not exist: labels are for logged predictions (--path or HOUSING_PREDICTION_LOG)')
     df = _read_label_csv(file)
     items = df[[c for c in _KEYS if c in df.columns]].to_dict('records')
     checked = [check_item(it, f'line {i + 2}: ', text=True) for i, it in enumerate(items)]
@@ -233,7 +234,7 @@ def load_label_file(file, # CSV with request_id, row (optional), actual
     for i, (_, ps) in enumerate(checked):
         if ps: status[i], reason[i] = 'invalid', '; '.join(p['msg'] for p in ps)
     good = [i for i, (lb, _) in enumerate(checked) if lb is not None]
-    with PredictionLog(prediction_log) as log:
+    with PredictionLog(log_path) as log:
         for k in range(0, len(good), chunk_rows):
             idx = good[k:k + chunk_rows]
             for i, r in zip(idx, add_labels(log, [checked[i][0] for i in idx], f'file:{file.name}', atomic=False)):
