@@ -128,7 +128,7 @@ def latency_percentiles(path=None, since=None, until=None,
     rows = _aggregate(path, sql, [bucket_s, bucket_s, bucket_s, bucket_s, *args])
     return _frame(rows, ['bucket', 'route', 'requests', *[f'p{int(p)}_ms' for p in percentiles]])
 
-# %% ../nbs/10a_logquery.ipynb #lq02
+# %% ../nbs/10a_logquery.ipynb #c016
 def requests_per_bucket(path=None, since=None, until=None,
                         bucket_s: float = 60, # width of a time bucket, seconds
                         simulated: bool | None = None): # None: all requests
@@ -138,8 +138,8 @@ def requests_per_bucket(path=None, since=None, until=None,
            'GROUP BY CAST(ts / ? AS INTEGER) ORDER BY 1')  # nosec B608: built from constants
     return _frame(_aggregate(path, sql, [bucket_s, bucket_s, *args, bucket_s]), ['bucket', 'ok', 'error'])
 
-# %% ../nbs/10a_logquery.ipynb #c016
-LABELLED_COLUMNS = ['ts', 'request_id', 'row', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version', 'simulated', 'actual']
+# %% ../nbs/10a_logquery.ipynb #c019
+LABELLED_COLUMNS = ['ts', 'request_id', 'row', *PREDICTION_COLUMNS[2:10], 'prediction', 'model_version', 'simulated', 'actual', 'label_ts']  # label_ts: when the label arrived
 
 def read_labelled(path=None, # SQLite log; default `Settings.prediction_log`
                   since=None, until=None, # window on the prediction's time: since <= ts < until
@@ -147,14 +147,14 @@ def read_labelled(path=None, # SQLite log; default `Settings.prediction_log`
     "Labelled predictions in the window, oldest first: `LABELLED_COLUMNS` (empty when there are no labels yet)"
     where, args = _window(since, until, simulated)
     feats = ', '.join(f'p.{c}' for c in PREDICTION_COLUMNS[2:10])
-    sql = (f'SELECT p.ts, p.request_id, p.row, {feats}, p.prediction, p.model_version, p.simulated, l.actual FROM ('
+    sql = (f'SELECT p.ts, p.request_id, p.row, {feats}, p.prediction, p.model_version, p.simulated, l.actual, l.ts FROM ('
            'SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions '
            f'{where} AND request_id IN (SELECT request_id FROM labels)) AS p '
            'JOIN labels AS l ON l.request_id = p.request_id AND l.row = p.row ORDER BY p.ts, p.id')  # nosec B608: constants
     frame = _frame(_aggregate(path, sql, args), LABELLED_COLUMNS)
-    return frame.astype({'row': 'int64', 'simulated': 'int64', 'actual': 'float64'}) if len(frame) else frame
+    return frame.astype({'row': 'int64', 'simulated': 'int64', 'actual': 'float64', 'label_ts': 'float64'}) if len(frame) else frame
 
-# %% ../nbs/10a_logquery.ipynb #c020
+# %% ../nbs/10a_logquery.ipynb #c023
 def recent_predictions(path=None, since=None, until=None,
                        model_version: str | None = None, # only this version's rows; None: all
                        limit: int = 20_000): # the newest rows at most

@@ -22,18 +22,10 @@ __all__ = ['labelled_rows', 'clean_feedback', 'feedback_hash', 'Retrained', 'ret
 # %% ../nbs/46_retrain.ipynb #c006
 def labelled_rows(prediction_log=None) -> pd.DataFrame: # default `Settings.prediction_log`
     "The logged features of every labelled prediction with its label (MedHouseVal), request_id, row and ts (when labelled)"
-    from housing.predlog import _connect
-    from housing.promotion import NUMBERED, _tables
-    path = Path(prediction_log or get_settings().prediction_log)
-    cols = FEATURES + [TARGET, 'request_id', 'row', 'ts']
-    if not path.is_file(): return pd.DataFrame(columns=cols)
-    con = _connect(path, 5000, 'NORMAL', readonly=True)
-    try:
-        if 'labels' not in _tables(con): return pd.DataFrame(columns=cols)
-        rows = con.execute(f"WITH {NUMBERED} SELECT {', '.join('p.' + f for f in FEATURES)}, l.actual, l.request_id, l.row, l.ts "  # nosec B608
-                           "FROM labels l JOIN numbered p ON p.request_id = l.request_id AND p.row = l.row ORDER BY l.ts").fetchall()
-    finally: con.close()
-    return pd.DataFrame(rows, columns=cols)
+    from housing.logquery import read_labelled
+    lab = read_labelled(prediction_log).sort_values('label_ts', kind='stable')
+    out = lab[FEATURES + ['actual', 'request_id', 'row', 'label_ts']].rename(columns={'actual': TARGET, 'label_ts': 'ts'})
+    return out.reset_index(drop=True)
 
 # %% ../nbs/46_retrain.ipynb #c010
 def clean_feedback(rows: pd.DataFrame) -> tuple[pd.DataFrame, dict]: # `labelled_rows`
