@@ -17,9 +17,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import get_settings
-from .data import FEATURES, Rule, TARGET_CAP
+from .data import Rule, TARGET_CAP
 from .errors import ConflictError, HousingError, InputError, NotFoundError
-from .predlog import PredictionLog, _connect
+from .logquery import LABELLED_COLUMNS, read_labelled  # noqa: F401 (the reader, re-exported: see below)
+from .predlog import PredictionLog
 
 # %% ../nbs/10b_labels.ipynb #c007
 LABELS_DDL = ('CREATE TABLE IF NOT EXISTS labels (request_id TEXT NOT NULL, row INTEGER NOT NULL, ts REAL NOT NULL /* received, unix s */, '
@@ -172,10 +173,7 @@ def refusal(results: list[dict], many: bool = True) -> HousingError | None: # ma
         more = f' (and {len(hit) - 1} more)' if len(hit) > 1 else ''
         return cls(f"{at(hit[0][0])}: {hit[0][1]['reason']}{more}; nothing was recorded", request_id=hit[0][1]['request_id'])
 
-# %% ../nbs/10b_labels.ipynb #c025
-from .logquery import LABELLED_COLUMNS, read_labelled
-
-# %% ../nbs/10b_labels.ipynb #c028
+# %% ../nbs/10b_labels.ipynb #c027
 @dataclass
 class LoadResult:
     "What `load_label_file` did with a file"
@@ -188,7 +186,7 @@ class LoadResult:
         return (f'{self.rows:,} rows: {self.accepted:,} accepted, {self.duplicates:,} already recorded, {self.rejected:,} rejected'
                 + (f' ({why}); rejected rows with their reasons: {self.rejects}' if self.rejected else ''))
 
-# %% ../nbs/10b_labels.ipynb #c029
+# %% ../nbs/10b_labels.ipynb #c028
 def _read_label_csv(file: Path):
     import pandas as pd
     if not file.exists(): raise InputError(f'label file {file}: not found (expected a CSV with columns request_id, row (optional), actual)')
@@ -226,7 +224,7 @@ def load_label_file(file, # CSV with request_id, row (optional), actual
     reasons = {s: status.count(s) for s in ('invalid', 'unknown', 'pruned', 'conflict') if s in status}
     return LoadResult(len(df), status.count('accepted'), status.count('duplicate'), len(bad), reasons, out)
 
-# %% ../nbs/10b_labels.ipynb #c032
+# %% ../nbs/10b_labels.ipynb #c031
 _ONE = {'type': 'object', 'required': ['request_id', 'actual'], 'additionalProperties': False,
         'properties': {'request_id': {'type': 'string', 'pattern': f'^{_RID.pattern}$'}, 'row': {'type': 'integer', 'minimum': 0},
                        'actual': {'type': 'number', 'exclusiveMinimum': 0, 'maximum': TARGET_CAP}}}
