@@ -14,9 +14,9 @@ from .errors import ConflictError, UnavailableError
 from .tracking import client, load_model, require_store
 
 # %% auto #0
-__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'RANGE_TOLERANCE', 'MIN_SHADOW_ROWS', 'NUMBERED', 'MAX_CANDIDATES', 'alias_history',
-           'move_alias', 'record_move', 'behaviour_failures', 'Decision', 'decide', 'shadow_comparison', 'promote',
-           'rollback', 'reload_api']
+__all__ = ['HISTORY_TAG', 'HISTORY_LIMIT', 'RANGE_TOLERANCE', 'MIN_SHADOW_ROWS', 'MAX_CANDIDATES', 'alias_history', 'move_alias',
+           'record_move', 'behaviour_failures', 'Decision', 'decide', 'shadow_comparison', 'promote', 'rollback',
+           'reload_api']
 
 # %% ../nbs/04b_promotion.ipynb #c006
 HISTORY_TAG = 'housing.alias_history'  # registered-model tag holding the JSON list of alias moves
@@ -112,10 +112,6 @@ def decide(candidate, # `housing.tracking.ModelCard` of the candidate
 
 # %% ../nbs/04b_promotion.ipynb #c018
 MIN_SHADOW_ROWS = 30  # labelled rows both models predicted before the shadow test counts
-NUMBERED = ('numbered AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions '
-            'WHERE request_id IN (SELECT request_id FROM labels))')  # the champion's rows with their position in the request
-
-def _tables(con) -> set[str]: return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 def shadow_comparison(champion: str, # the champion's version, as logged in `predictions.model_version`
                       candidate: str, # the candidate's version, as logged in `shadow.model_version`
@@ -123,22 +119,12 @@ def shadow_comparison(champion: str, # the champion's version, as logged in `pre
                       min_rows: int = MIN_SHADOW_ROWS):
     "`PairedComparison` of `candidate` (in shadow) against `champion` on labelled rows, or None without enough of them"
     from pathlib import Path
-    from housing.performance import paired_bootstrap
-    from housing.predlog import _connect
-    s = get_settings(); path = Path(prediction_log or s.prediction_log)
+    from housing.shadow import paired_comparison, read_shadow
+    path = Path(prediction_log or get_settings().prediction_log)
     if not path.is_file(): return None
-    con = _connect(path, 5000, 'NORMAL', readonly=True)
-    try:
-        if not {'predictions', 'labels', 'shadow'} <= _tables(con): return None
-        rows = con.execute(f"WITH {NUMBERED} SELECT l.actual, p.prediction, s.prediction FROM labels l "  # nosec B608: constant SQL
-                           "JOIN numbered p ON p.request_id = l.request_id AND p.row = l.row "
-                           "JOIN shadow s ON s.request_id = l.request_id AND s.row = l.row "
-                           "WHERE p.model_version = ? AND s.model_version = ? AND p.prediction IS NOT NULL AND s.prediction IS NOT NULL",
-                           (str(champion), str(candidate))).fetchall()
-    finally: con.close()
-    if len(rows) < max(min_rows, 2): return None
-    y, a, b = zip(*rows)
-    return paired_bootstrap(y, a, b)
+    d = read_shadow(path)
+    d = d[(d.champion_version == str(champion)) & (d.challenger_version == str(candidate))].dropna(subset=['champion', 'challenger', 'actual'])
+    return paired_comparison(d) if len(d) >= max(min_rows, 2) else None
 
 # %% ../nbs/04b_promotion.ipynb #c022
 MAX_CANDIDATES = 5  # best-ranked versions tried before giving up on finding one that behaves
