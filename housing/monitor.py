@@ -155,9 +155,8 @@ def run_monitor(since=None, # start of the log window: unix seconds, ISO 8601, o
                   since=since_ts, until=until_ts, thresholds=dict(thresholds or {}), summary_path=str(summary_path))
     t0 = time.perf_counter()
     warmer = _start_warmer(model_uri, out/'.cache')
-    try: res = execute(notebook, executed, params, name='drift_report')
+    try: res = execute(notebook, executed, params, name='drift_report', render=False)  # rendered once below, without code
     finally: warmer.join()
-    executed.with_suffix('.html').unlink(missing_ok=True)  # `execute` renders with code; the report hides it
     if not res.ok:
         ename, _, evalue = res.error.partition(': ')
         expected = ename in ('MonitorError', 'ValueError', 'ModelNotFound', 'DataError', 'InputError')

@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +17,7 @@ import pandas as pd
 from .drift import Thresholds, size_bucket
 
 # %% auto #0
-__all__ = ['MAX_ROWS', 'MIN_ROWS', 'FOLDS', 'PERMUTATIONS', 'domain_classifier']
+__all__ = ['MAX_ROWS', 'MIN_ROWS', 'FOLDS', 'PERMUTATIONS', 'domain_classifier', 'band_cache']
 
 # %% ../nbs/19a_multivariate.ipynb #c006
 MAX_ROWS = 1500  # rows drawn from each sample
@@ -101,3 +105,27 @@ def domain_classifier(reference: pd.DataFrame, # reference feature rows
               + ', '.join(f'{c} {s:.0%}' for c, s in leans_on.items())) if status != 'OK' else ''
     return dict(auc=auc, auc_band=float(band), permuted_auc=permuted, status=status,
                 leans_on=leans_on, reason=reason, rows=int(k))
+
+# %% ../nbs/19a_multivariate.ipynb #c015
+def _band_spec() -> str:
+    "What the cached AUCs depend on besides the data: the classifier, the folds, the permutations, scikit-learn"
+    import sklearn
+    return f'{sorted(_classifier(0).get_params().items())} folds={FOLDS} permutations={PERMUTATIONS} sklearn={sklearn.__version__}'
+
+@contextmanager
+def band_cache(path=None): # JSON file of label-permuted AUCs; None: this process's memory only
+    "Within the block, reuse (and afterwards save) the no-drift bands of the domain classifier kept in `path`"
+    p = Path(path) if path else None
+    if p is not None and p.exists():
+        try:
+            saved = json.loads(p.read_text(encoding='utf-8'))
+            if saved.get('spec') == _band_spec(): _PERMUTED.update({tuple(k): v for k, v in saved['bands']})
+        except (ValueError, KeyError, TypeError): pass  # a damaged cache is recomputed
+    known = set(_PERMUTED)
+    try: yield p
+    finally:
+        if p is not None and set(_PERMUTED) - known:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_suffix(f'.{os.getpid()}.tmp')
+            tmp.write_text(json.dumps({'spec': _band_spec(), 'bands': [[list(k), v] for k, v in _PERMUTED.items()]}), encoding='utf-8')
+            tmp.replace(p)

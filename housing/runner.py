@@ -141,8 +141,9 @@ def watch_progress(path: Path, # JSON file holding {done, total}
 # %% ../nbs/41_runner.ipynb #c020
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False,
             watch: Path | None = None, # a progress file the notebook writes (`housing.train.progress_writer`): shown live
+            render: bool = True, # also render the HTML (with code) beside `output`; False: the caller renders it its own way
            ) -> NotebookRun:
-    "Execute `notebook` with papermill into `output`, render it, and time it"
+    "Execute `notebook` with papermill into `output`, render it (unless told not to), and time it"
     import papermill as pm
     from housing.train import RUN_MIME
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +167,9 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
         res.cells_s = _cells_seconds(nb)
         found = _find_output(nb, RUN_MIME)
         res.run_id = found['run_id'] if found else None
-        try: res.html = render_html(output)
-        except Exception as e: res.error = res.error or f'rendering failed: {e}'
+        if render:
+            try: res.html = render_html(output)
+            except Exception as e: res.error = res.error or f'rendering failed: {e}'
     return res
 
 # %% ../nbs/41_runner.ipynb #c024
