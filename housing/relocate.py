@@ -29,7 +29,8 @@ def _old_root(location: str, db: Path, new: str) -> bool:
     from urllib.request import url2pathname
     if not location.startswith('file:') or location.rstrip('/') == new: return False
     p = Path(url2pathname(urlparse(location).path))
-    return p.name == 'mlartifacts' and (not p.exists() or (p.parent/db.name).is_file())
+    copied = (p.parent/db.name).is_file() and (db.parent/'mlartifacts').is_dir()  # the copy brought its artifacts
+    return p.name == 'mlartifacts' and (not p.exists() or copied)
 
 # %% ../nbs/04c_relocate.ipynb #c011
 def relocate_store(tracking_uri: str) -> int: # MLflow tracking URI (only a local `sqlite:///` store is touched)
