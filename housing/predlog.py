@@ -345,7 +345,7 @@ def _delete_before(con, before: float) -> tuple[int, int]:
     if n[0]: con.execute("INSERT INTO meta VALUES ('pruned_before', ?1) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS REAL), ?1)", (before,))
     return n
 
-# %% ../nbs/10_predlog.ipynb #fb02
+# %% ../nbs/10_predlog.ipynb #c027
 @patch
 def _maintain(self: PredictionLog):
     "Heartbeat while failing (heals `last_error` once a write works again); hourly retention"
@@ -382,7 +382,7 @@ def _probe_rows(self: PredictionLog, con):
     for table, columns in (('predictions', PREDICTION_COLUMNS), ('requests', REQUEST_COLUMNS)):
         con.execute(_insert_sql(table, tuple(columns), 1), [None] * (len(columns) - 1) + [0])  # `simulated` is NOT NULL
 
-# %% ../nbs/10_predlog.ipynb #c037
+# %% ../nbs/10_predlog.ipynb #c039
 def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
           before=None, # unix seconds, datetime or ISO time: rows with ts < before are deleted
          ) -> tuple[int, int]:
@@ -392,7 +392,7 @@ def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
     if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
     with PredictionLog(path) as log: return log.prune(b)
 
-# %% ../nbs/10_predlog.ipynb #c040
+# %% ../nbs/10_predlog.ipynb #c042
 _READERS = ('read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles')
 
 def __getattr__(name):  # `from housing.predlog import read_predictions` works: the readers live in housing.logquery
