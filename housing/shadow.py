@@ -31,7 +31,7 @@ def write_shadow(con, # the log writer's connection, inside its transaction (`Pr
     "Insert challenger predictions into `shadow` (created on first use); how many"
     con.execute(SHADOW_DDL)
     con.execute('CREATE INDEX IF NOT EXISTS shadow_request ON shadow(request_id, row)')
-    con.executemany(f"INSERT INTO shadow ({','.join(SHADOW_COLUMNS)}) VALUES ({','.join('?' * len(SHADOW_COLUMNS))})", rows)
+    con.executemany(f"INSERT INTO shadow ({','.join(SHADOW_COLUMNS)}) VALUES ({','.join('?' * len(SHADOW_COLUMNS))})", rows)  # nosec B608: constant column names
     return len(rows)
 
 # %% ../nbs/16_shadow.ipynb #c009
@@ -223,7 +223,7 @@ def _has_table(con, name: str) -> bool:
 
 def _shadow_sql(where: str, labels: bool) -> str:
     feats = ', '.join(f'p.{f}' for f in FEATURES)
-    return (f'WITH p AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions {where}) '
+    return (f'WITH p AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY id) - 1 AS row FROM predictions {where}) '  # nosec B608: `where` is logquery's placeholder clause
             f'SELECT p.request_id, p.row, p.ts, {feats}, p.prediction AS champion, p.model_version AS champion_version, '
             's.prediction AS challenger, s.model_version AS challenger_version, s.latency_ms AS challenger_latency_ms, '
             + ('l.actual AS actual ' if labels else 'NULL AS actual ') + 'FROM p JOIN shadow s ON s.request_id = p.request_id AND s.row = p.row '
