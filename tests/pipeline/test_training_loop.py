@@ -66,7 +66,9 @@ def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
     assert p.shape == (5,) and np.isfinite(p).all()
     assert lm.metadata['model'] == 'linear' and set(lm.metadata['feature_ranges']) == set(housing_frame.columns[:8])
     # this client's store, not the process-wide tracking URI another test may have set
-    local = mlflow.artifacts.download_artifacts(f'models:/{MODEL_NAME}/{v.version}', tracking_uri=store['uri'])
+    # the files through this client's own registry: a `models:/` URI would ask the process-wide registry URI,
+    # which another test in this process may have pointed at its own store
+    local = mlflow.artifacts.download_artifacts(artifact_uri=client.get_model_version_download_uri(MODEL_NAME, v.version))
     info = mlflow.models.get_model_info(local)
     assert info.signature is not None and info.saved_input_example_info is not None
 
