@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import get_settings
-from .runner import execute, render_html
+from .runner import execute, pipeline_notebook, render_html
 from .predlog import count_rows
 from .drift import STATUSES, Thresholds, distribution_drift, noise_band, psi, psi_edges, thresholds_table, wasserstein_norm, worst  # noqa: F401
 from .drift_report import DriftReport, compare, data_quality, findings_markdown, traffic_summary, what_to_do  # noqa: F401
@@ -86,11 +86,7 @@ def append_alert_log(lines: list[str], path=None) -> Path:
 # %% ../nbs/20_monitor.ipynb #c014
 def report_notebook() -> Path:
     "The drift report notebook: `nbs/pipelines/` under the project root, else beside the installed package"
-    import housing
-    for d in (get_settings().pipelines_dir, Path(housing.__file__).resolve().parent.parent/'nbs'/'pipelines'):
-        if (d/'drift_report.ipynb').exists(): return d/'drift_report.ipynb'
-    raise MonitorError(f"{get_settings().pipelines_dir/'drift_report.ipynb'} not found: run from a checkout of the repo, "
-                       'or set HOUSING_HOME to a folder holding nbs/pipelines/drift_report.ipynb')
+    return pipeline_notebook('drift_report.ipynb')
 
 def _start_warmer(model_uri, cache_dir: Path):
     "Fill the held-out prediction cache in a thread while the kernel starts (the cold path loads the model: seconds)"

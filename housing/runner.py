@@ -19,10 +19,20 @@ from .models import CATALOGUE, check_model_name, make_model
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMS', 'parse_value', 'split_params', 'NotebookRun', 'render_html', 'shown_parameters', 'watch_progress',
-           'execute', 'run_training', 'attach_to_run', 'train_all', 'summary_table']
+__all__ = ['NOTEBOOK_PARAMS', 'pipeline_notebook', 'parse_value', 'split_params', 'NotebookRun', 'render_html',
+           'shown_parameters', 'watch_progress', 'execute', 'run_training', 'attach_to_run', 'train_all',
+           'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
+def pipeline_notebook(name: str) -> Path: # file name in `nbs/pipelines/`, e.g. 'drift_report.ipynb'
+    "The pipeline notebook `name`: under the project root, else beside the installed package"
+    import housing
+    for d in (get_settings().pipelines_dir, Path(housing.__file__).resolve().parent.parent/'nbs'/'pipelines'):
+        if (d/name).exists(): return d/name
+    raise InputError(f"{get_settings().pipelines_dir/name} not found: run from a checkout of the repo, or set "
+                     f'HOUSING_HOME to a folder holding nbs/pipelines/{name}')
+
+# %% ../nbs/41_runner.ipynb #c008
 NOTEBOOK_PARAMS = ('model_params', 'seed', 'cv_folds', 'data_path', 'tracking_uri', 'experiment', 'register', 'extra_rows')
 
 def parse_value(text: str):
@@ -44,7 +54,7 @@ def split_params(model: str, pairs) -> dict:
     out['model_params'] = model_params
     return out
 
-# %% ../nbs/41_runner.ipynb #c008
+# %% ../nbs/41_runner.ipynb #c011
 @dataclass
 class NotebookRun:
     "The outcome of one papermill execution"
@@ -62,7 +72,7 @@ class NotebookRun:
     @property
     def overhead_s(self) -> float: return max(self.wall_s - self.cells_s, 0.0)
 
-# %% ../nbs/41_runner.ipynb #c010
+# %% ../nbs/41_runner.ipynb #c013
 _OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
@@ -89,7 +99,7 @@ def render_html(notebook, # executed notebook (path or nbformat node)
     html.write_text(body, encoding='utf-8')
     return html
 
-# %% ../nbs/41_runner.ipynb #c013
+# %% ../nbs/41_runner.ipynb #c016
 def shown_parameters(nb):
     "A copy of `nb` without its default `parameters` cell when papermill injected parameters (the injected cell is labelled)"
     import copy
@@ -101,7 +111,7 @@ def shown_parameters(nb):
         if 'injected-parameters' in tags(c): c.source = '# Parameters of this run\n' + c.source.split('\n', 1)[-1]
     return nb
 
-# %% ../nbs/41_runner.ipynb #c016
+# %% ../nbs/41_runner.ipynb #c019
 def _cells_seconds(nb: dict) -> float:
     return sum((c.get('metadata', {}).get('papermill', {}) or {}).get('duration') or 0 for c in nb['cells'])
 
@@ -111,7 +121,7 @@ def _find_output(nb: dict, mime: str):
             if mime in o.get('data', {}): return o['data'][mime]
     return None
 
-# %% ../nbs/41_runner.ipynb #c018
+# %% ../nbs/41_runner.ipynb #c021
 def watch_progress(path: Path, # JSON file holding {done, total}
                    name: str, # label of the line
                    interval: float = 0.5, # seconds between reads
@@ -138,7 +148,7 @@ def watch_progress(path: Path, # JSON file holding {done, total}
         done.set(); thread.join(); bar.close(); path.unlink(missing_ok=True)
     return stop
 
-# %% ../nbs/41_runner.ipynb #c020
+# %% ../nbs/41_runner.ipynb #c023
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False,
             watch: Path | None = None, # a progress file the notebook writes (`housing.train.progress_writer`): shown live
             render: bool = True, # also render the HTML (with code) beside `output`; False: the caller renders it its own way
@@ -172,7 +182,7 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
             except Exception as e: res.error = res.error or f'rendering failed: {e}'
     return res
 
-# %% ../nbs/41_runner.ipynb #c024
+# %% ../nbs/41_runner.ipynb #c027
 def _cached(model: str, run_id: str, out: Path, tracking_uri: str | None, t0: float) -> NotebookRun:
     "A NotebookRun standing for the finished run `run_id`"
     from housing.tracking import client
@@ -217,7 +227,7 @@ def attach_to_run(res: NotebookRun, tracking_uri: str | None = None, key: str | 
     if res.ok and key: tag_run(res.run_id, key, parts or {}, tracking_uri)
     return res
 
-# %% ../nbs/41_runner.ipynb #c028
+# %% ../nbs/41_runner.ipynb #c031
 def _result_line(r: NotebookRun) -> str:
     m = r.metrics
     scores = f"CV RMSE {m.get('cv_rmse_mean', float('nan')):.4f}, test RMSE {m.get('test_rmse', float('nan')):.4f}"

@@ -289,11 +289,8 @@ def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamp
 # %% ../nbs/16_shadow.ipynb #c054
 def compare_notebook() -> Path:
     "The comparison notebook: `nbs/pipelines/` under the project root, else beside the installed package"
-    import housing
-    for d in (get_settings().pipelines_dir, Path(housing.__file__).resolve().parent.parent/'nbs'/'pipelines'):
-        if (d/'compare.ipynb').exists(): return d/'compare.ipynb'
-    raise InputError(f"{get_settings().pipelines_dir/'compare.ipynb'} not found: run from a checkout of the repo, or set "
-                     'HOUSING_HOME to a folder holding nbs/pipelines/compare.ipynb')
+    from housing.runner import pipeline_notebook
+    return pipeline_notebook('compare.ipynb')
 
 def _summary_line(df, within: float) -> str:
     a, cmp = agreement(df, within), paired_comparison(df)
