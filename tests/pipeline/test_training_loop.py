@@ -65,12 +65,12 @@ def test_registered_model_loads_and_predicts(linear_run, store, housing_frame):
     p = lm.pipeline.predict(rows)
     assert p.shape == (5,) and np.isfinite(p).all()
     assert lm.metadata['model'] == 'linear' and set(lm.metadata['feature_ranges']) == set(housing_frame.columns[:8])
-    # this client's store, not the process-wide tracking URI another test may have set
-    # the files through this client's own registry: a `models:/` URI would ask the process-wide registry URI,
-    # which another test in this process may have pointed at its own store
+    # Everything through this client's own store. Another test in this process may have pointed MLflow's
+    # process-wide tracking/registry URI elsewhere, and both `models:/` URIs and `get_model_info` (which
+    # looks the logged model up by id) read that global. The MLmodel file itself holds what we check.
     local = mlflow.artifacts.download_artifacts(artifact_uri=client.get_model_version_download_uri(MODEL_NAME, v.version))
-    info = mlflow.models.get_model_info(local)
-    assert info.signature is not None and info.saved_input_example_info is not None
+    mlmodel = mlflow.models.Model.load(local)
+    assert mlmodel.signature is not None and mlmodel.saved_input_example_info is not None
 
 
 def test_a_failing_notebook_marks_its_run_failed(store, tmp_path):
