@@ -126,8 +126,7 @@ class _Stop: pass
 
 # %% ../nbs/10_predlog.ipynb #c015
 def _settle(futures: list, err):
-    for f in futures:
-        if f.done(): continue
+    for f in (f for f in futures if not f.done()):
         if err is None: f.set_result(None)
         else:
             f.set_exception(err)
@@ -338,9 +337,10 @@ def _room(path: Path) -> int:
     try: return (st := os.statvfs(path.parent)).f_bavail * st.f_frsize
     except OSError: return 0
 def _delete_before(con, before: float) -> tuple[int, int]:
-    "Delete rows with ts < before and the labels of deleted predictions; `meta` keeps the latest boundary, `pruned_before`"
-    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'labels'").fetchone():  # `housing.labels`' table
-        con.execute('DELETE FROM labels WHERE request_id IN (SELECT request_id FROM predictions WHERE ts < ?)', (before,))
+    "Delete rows with ts < before, their labels and shadow predictions; `meta` keeps the latest boundary, `pruned_before`"
+    have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}  # other modules' tables
+    if 'labels' in have: con.execute('DELETE FROM labels WHERE request_id IN (SELECT request_id FROM predictions WHERE ts < ?)', (before,))
+    if 'shadow' in have: con.execute('DELETE FROM shadow WHERE ts < ?', (before,))  # `housing.shadow`'s challenger predictions
     n = tuple(con.execute(f'DELETE FROM {t} WHERE ts < ?', (before,)).rowcount for t in ('predictions', 'requests'))  # nosec B608
     if n[0]: con.execute("INSERT INTO meta VALUES ('pruned_before', ?1) ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS REAL), ?1)", (before,))
     return n

@@ -53,12 +53,11 @@ class Shadow:
                  max_rows: int = 4096, # most rows waiting for the challenger; more are shed
                  check_s: float = 30.0, # how often to look whether the alias appeared, moved or went
                  interval_s: float = 0.25, # how long rows gather before a model call (longer: fewer, cheaper calls per row)
-                 retention_days: float = 0, # delete `shadow` rows older than this every hour, like the log's own; 0 keeps all
                  cpu_share: float = 0.05, # most CPU the shadow may use, as a share of the rest of this process's; beyond it rows are shed
                  registry=None): # Prometheus registry for the counters (None: the process-wide one, as in multiprocess mode)
         self.log_of = log if callable(log) and not hasattr(log, 'run') else (lambda: log)
         self.uri, self.tracking_uri, self.max_rows = model_uri, tracking_uri, max_rows
-        self.check_s, self.interval_s, self.retention_s = check_s, interval_s, retention_days * 86400
+        self.check_s, self.interval_s = check_s, interval_s
         self.cpu_share, self.cpu_used, self.window = cpu_share, 0.0, (time.monotonic(), time.process_time(), 0.0)
         self.model, self.error, self.refused_version = None, None, None  # `ServedModel` or None; why not
         self.pending, self.waiting, self.lock = [], 0, threading.Lock()
@@ -166,29 +165,17 @@ def reload_soon(self: Shadow):
     "Re-resolve the alias in the shadow thread as soon as it is free"
     self.recheck = True; self.wake.set()
 
-# %% ../nbs/16_shadow.ipynb #c032
-@patch
-def prune(self: Shadow, before: float) -> None: # unix seconds: shadow rows with ts < before go
-    "Queue the deletion of old `shadow` rows (a log without the table is left alone)"
-    def work(con):
-        if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'shadow'").fetchone():
-            con.execute('DELETE FROM shadow WHERE ts < ?', (float(before),))
-    try: self.log_of().run(work, wait=False)
-    except Exception as e: self.error = f'shadow rows not pruned: {e}'  # noqa: BLE001
-
-# %% ../nbs/16_shadow.ipynb #c035
+# %% ../nbs/16_shadow.ipynb #c033
 @patch
 def _loop(self: Shadow):
     from housing.served import _limit_native_threads
     _limit_native_threads(1)
-    next_check = next_prune = 0.0
+    next_check = 0.0
     while not self.stopped.is_set():
         if self.recheck or time.monotonic() >= next_check:
             try: self.refresh()
             except Exception as e: self.error = mask_uri(f'shadow refresh failed: {type(e).__name__}: {e}')  # noqa: BLE001
             next_check = time.monotonic() + self.check_s
-        if self.retention_s > 0 and time.monotonic() >= next_prune and self.model is not None:
-            self.prune(time.time() - self.retention_s); next_prune = time.monotonic() + 3600
         try: self.drain()
         except Exception as e: self.error = mask_uri(f'shadow prediction failed: {type(e).__name__}: {e}')  # noqa: BLE001
         self.wake.wait(self.interval_s); self.wake.clear()
@@ -209,15 +196,15 @@ def stop(self: Shadow, timeout: float = 10.0):
     if self.thread is not None: self.thread.join(timeout)
     self.thread = None
 
-# %% ../nbs/16_shadow.ipynb #c038
+# %% ../nbs/16_shadow.ipynb #c036
 def shadow_for(svc) -> Shadow | None: # a `housing.service.Service`
     "The `Shadow` of one API worker, or None when shadowing is off or impossible"
     s = svc.settings
     if not s.shadow or (uri := challenger_uri(s.model_uri)) is None: return None
-    return Shadow(lambda: svc.log, uri, s.tracking_uri, s.shadow_queue_rows, s.shadow_check_s, retention_days=s.log_retention_days,
+    return Shadow(lambda: svc.log, uri, s.tracking_uri, s.shadow_queue_rows, s.shadow_check_s,
                   cpu_share=s.shadow_cpu_share, registry=svc.metrics.registry)
 
-# %% ../nbs/16_shadow.ipynb #c041
+# %% ../nbs/16_shadow.ipynb #c039
 def _has_table(con, name: str) -> bool:
     return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
@@ -229,7 +216,7 @@ def _shadow_sql(where: str, labels: bool) -> str:
             + ('l.actual AS actual ' if labels else 'NULL AS actual ') + 'FROM p JOIN shadow s ON s.request_id = p.request_id AND s.row = p.row '
             + ('LEFT JOIN labels l ON l.request_id = p.request_id AND l.row = p.row ' if labels else '') + 'ORDER BY p.id, s.id')
 
-# %% ../nbs/16_shadow.ipynb #c042
+# %% ../nbs/16_shadow.ipynb #c040
 def read_shadow(path=None, # SQLite prediction log; default `Settings.prediction_log`
                 since=None, until=None): # window of the champion's predictions: unix seconds, datetime or ISO time
     "Served rows beside their challenger predictions (and labels, where known), as a DataFrame"
@@ -250,7 +237,7 @@ def read_shadow(path=None, # SQLite prediction log; default `Settings.prediction
                     'challenger_latency_ms', 'actual']
     return pd.DataFrame(rows, columns=cols).astype({'actual': float})
 
-# %% ../nbs/16_shadow.ipynb #c045
+# %% ../nbs/16_shadow.ipynb #c043
 def agreement(df, # `read_shadow` rows
               within: float = 0.1) -> dict: # tolerance in $100,000 (0.1: $10,000)
     "Rows compared, share within `within`, correlation, mean and mean absolute difference (challenger - champion)"
@@ -269,7 +256,7 @@ def prediction_shift(df, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):
     return pd.DataFrame({k: [v.mean(), *v.quantile(list(quantiles))] for k, v in cols.items()},
                         index=['mean', *[f'q{int(q * 100):02d}' for q in quantiles]]).T
 
-# %% ../nbs/16_shadow.ipynb #c048
+# %% ../nbs/16_shadow.ipynb #c046
 def by_region(df, within: float = 0.1): # tolerance in $100,000
     "`agreement` within each region of `housing.simulate.REGIONS` and for the rest"
     import pandas as pd
@@ -278,7 +265,7 @@ def by_region(df, within: float = 0.1): # tolerance in $100,000
     masks['elsewhere'] = ~np.any(list(masks.values()), axis=0) if len(df) else np.zeros(0, bool)
     return pd.DataFrame({r: agreement(df[m], within) for r, m in masks.items()}).T.drop(columns='within').astype({'rows': int})
 
-# %% ../nbs/16_shadow.ipynb #c051
+# %% ../nbs/16_shadow.ipynb #c049
 def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamples; their seed
     "`PairedComparison` of the challenger's RMSE against the champion's on the labelled rows; None when fewer than 2"
     from housing.performance import paired_bootstrap
@@ -286,7 +273,7 @@ def paired_comparison(df, n_boot: int = 1000, seed: int = 0): # bootstrap resamp
     if len(d) < 2: return None
     return paired_bootstrap(d.actual.to_numpy(), d.champion.to_numpy(), d.challenger.to_numpy(), n_boot=n_boot, seed=seed)
 
-# %% ../nbs/16_shadow.ipynb #c054
+# %% ../nbs/16_shadow.ipynb #c052
 def compare_notebook() -> Path:
     "The comparison notebook: `nbs/pipelines/` under the project root, else beside the installed package"
     from housing.runner import pipeline_notebook
@@ -298,7 +285,7 @@ def _summary_line(df, within: float) -> str:
             f"{a['share_within']:.1%} within ${within * 100_000:,.0f}, mean shift {a['mean_difference'] * 100_000:+,.0f} $")
     return line + (f'; RMSE difference {cmp.difference:+.4f} on {cmp.n:,} labelled rows: {cmp.verdict}' if cmp else '; no labels yet')
 
-# %% ../nbs/16_shadow.ipynb #c055
+# %% ../nbs/16_shadow.ipynb #c053
 def run_compare(since=None, until=None, # window of the log: unix seconds, ISO 8601, or a duration ago ('24h')
                 window=None, # duration ending at `until` (instead of `since`)
                 prediction_log=None, # default `Settings.prediction_log`
