@@ -13,12 +13,21 @@ import urllib.request
 from itertools import cycle, islice
 from pathlib import Path
 
+import pytest
+
 HOST = '127.0.0.1'
 HOUSING = Path(sys.executable).parent/'housing'
 API_ENV = ('HOUSING_API_KEY', 'HOUSING_ADMIN_TOKEN', 'HOUSING_MAX_BATCH', 'HOUSING_MAX_BODY_BYTES', 'HOUSING_MICROBATCH',
            'HOUSING_MICROBATCH_MAX_ROWS', 'HOUSING_MICROBATCH_WAIT_MS', 'HOUSING_MODEL_URI', 'HOUSING_PREDICTION_LOG',
            'HOUSING_MAX_IN_FLIGHT', 'HOUSING_REQUEST_TIMEOUT', 'HOUSING_LOG_RETENTION_DAYS', 'HOUSING_LOG_FULL_SYNC',
            'HOUSING_RELOAD_CHECK_SECONDS', 'HOUSING_SERVE_DIR', 'PROMETHEUS_MULTIPROC_DIR')
+
+
+@pytest.fixture(autouse=True)
+def clean_api_env(monkeypatch, tmp_path):
+    "Each test starts from default API settings, with its own prediction log (autouse where a conftest imports it)"
+    for k in API_ENV: monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv('HOUSING_PREDICTION_LOG', str(tmp_path/'default-log.db'))
 
 
 def free_port() -> int:

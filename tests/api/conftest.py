@@ -2,18 +2,11 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from api_support import API_ENV
+from api_support import clean_api_env  # noqa: F401 - autouse: each test starts from default API settings
 
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: takes more than a few seconds beyond the fast suite')
-
-
-@pytest.fixture(autouse=True)
-def _clean_api_env(monkeypatch, tmp_path):
-    "Each test starts from default API settings, with its own prediction log"
-    for k in API_ENV: monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv('HOUSING_PREDICTION_LOG', str(tmp_path/'default-log.db'))
 
 
 @pytest.fixture(scope='session')

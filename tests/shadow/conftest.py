@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'api'))  # the API tests' `housing serve` and HTTP helpers
-from api_support import API_ENV  # noqa: E402
+from api_support import clean_api_env  # noqa: E402, F401 - autouse: each test starts from default API settings
 
 _TRAIN_CHALLENGER = '''
 import sys
@@ -22,13 +22,6 @@ v = train.log_result(r); train.end_run()
 client(uri).set_registered_model_alias(MODEL_NAME, 'challenger', v)
 print(v)
 '''
-
-
-@pytest.fixture(autouse=True)
-def _clean_api_env(monkeypatch, tmp_path):
-    "Each test starts from default API settings, with its own prediction log"
-    for k in API_ENV: monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv('HOUSING_PREDICTION_LOG', str(tmp_path/'default-log.db'))
 
 
 @pytest.fixture(scope='session')
