@@ -32,6 +32,16 @@ def error_summary(y_true, # labels (MedHouseVal, $100,000)
     return dict(n=int(len(y)), rmse=float(np.sqrt(np.mean(e * e))), mae=float(np.mean(np.abs(e))), bias=float(np.mean(e)))
 
 # %% ../nbs/25_performance.ipynb #c009
+def _resampled_rmse(sq: np.ndarray, # squared errors: one row per labelled row, one column per model
+                    n_boot: int, seed: int) -> np.ndarray:
+    "RMSE of each model on `n_boot` resamples of the rows, shape (n_boot, models)"
+    rng, out = np.random.default_rng(seed), []
+    chunk = max(1, 2_000_000 // len(sq))
+    for start in range(0, n_boot, chunk):
+        idx = rng.integers(0, len(sq), size=(min(chunk, n_boot - start), len(sq)))
+        out.append(np.sqrt(sq[idx].mean(axis=1)))
+    return np.concatenate(out)
+
 def bootstrap_rmse(y_true, y_pred,
                    n_boot: int = 1000, # resamples
                    level: float = 0.95, # coverage of the interval
@@ -39,12 +49,7 @@ def bootstrap_rmse(y_true, y_pred,
     "Percentile bootstrap interval of the RMSE"
     y, p = _pair(y_true, y_pred)
     if len(y) < 2: raise InputError(f'a bootstrap interval needs at least 2 labelled rows, got {len(y)}')
-    sq, rng, out = (p - y) ** 2, np.random.default_rng(seed), []
-    chunk = max(1, 2_000_000 // len(y))
-    for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, len(y), size=(min(chunk, n_boot - start), len(y)))
-        out.append(np.sqrt(sq[idx].mean(axis=1)))
-    rmse = np.concatenate(out)
+    rmse = _resampled_rmse(((p - y) ** 2)[:, None], n_boot, seed)[:, 0]
     a = (1 - level) / 2
     return float(np.quantile(rmse, a)), float(np.quantile(rmse, 1 - a))
 
@@ -145,12 +150,9 @@ def paired_bootstrap(y_true, champion_pred, challenger_pred, n_boot: int = 1000,
     "Paired bootstrap of the RMSE difference (challenger - champion)"
     y, a = _pair(y_true, champion_pred); _, b = _pair(y_true, challenger_pred)
     if len(y) < 2: raise InputError(f'a paired comparison needs at least 2 labelled rows, got {len(y)}')
-    sa, sb, rng, diffs = (a - y) ** 2, (b - y) ** 2, np.random.default_rng(seed), []
-    chunk = max(1, 2_000_000 // len(y))
-    for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, len(y), size=(min(chunk, n_boot - start), len(y)))
-        diffs.append(np.sqrt(sb[idx].mean(axis=1)) - np.sqrt(sa[idx].mean(axis=1)))
-    d = np.concatenate(diffs); q = (1 - level) / 2
+    sa, sb = (a - y) ** 2, (b - y) ** 2
+    r = _resampled_rmse(np.column_stack([sa, sb]), n_boot, seed)
+    d = r[:, 1] - r[:, 0]; q = (1 - level) / 2
     lo, hi = float(np.quantile(d, q)), float(np.quantile(d, 1 - q))
     verdict = 'challenger better' if hi < 0 else 'champion better' if lo > 0 else 'no clear difference'
     ra, rb = float(np.sqrt(sa.mean())), float(np.sqrt(sb.mean()))
