@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,8 +16,8 @@ from .errors import InputError
 
 # %% auto #0
 __all__ = ['MODEL_NAME', 'CHAMPION_ALIAS', 'CHALLENGER_ALIAS', 'EXPERIMENT_NAME', 'DOLLARS_PER_UNIT', 'DEFAULT_API_URL',
-           'VARIABLES', 'VARIABLE_NAMES', 'find_root', 'Var', 'Settings', 'get_settings', 'mask_uri', 'settings_table',
-           'settings_markdown']
+           'VARIABLES', 'VARIABLE_NAMES', 'find_root', 'Var', 'Settings', 'get_settings', 'mask_uri', 'sqlite_file',
+           'as_unix', 'settings_table', 'settings_markdown']
 
 # %% ../nbs/00_config.ipynb #c005
 MODEL_NAME = 'california-housing'  # registered model name in the MLflow registry
@@ -187,6 +188,25 @@ def mask_uri(text: str | None) -> str | None:
     return _USERINFO.sub(lambda m: f"{m['scheme']}***@", str(text))
 
 # %% ../nbs/00_config.ipynb #c027
+def sqlite_file(uri: str) -> Path | None:
+    "The database file of a `sqlite:///` URI (relative or absolute), else None"
+    return Path(uri[len('sqlite:///'):]) if uri.startswith('sqlite:///') and ':memory:' not in uri else None
+
+# %% ../nbs/00_config.ipynb #c030
+def as_unix(t) -> float | None:
+    "`t` (None, unix seconds, datetime or ISO string) as unix seconds"
+    if t is None: return None
+    if isinstance(t, (int, float)): return float(t)
+    if isinstance(t, str):
+        try: return float(t)
+        except ValueError:
+            try: t = datetime.fromisoformat(t)
+            except ValueError: raise InputError(f'time {t!r}: expected unix seconds or an ISO-8601 time such as 2026-01-31T12:00') from None
+    if isinstance(t, datetime):
+        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+    raise InputError(f'time {t!r}: expected unix seconds, a datetime or an ISO-8601 string')
+
+# %% ../nbs/00_config.ipynb #c033
 def _text_of(value) -> str:
     if isinstance(value, bool): return 'on' if value else 'off'
     return '' if value is None else mask_uri(str(value))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['HousingError', 'InputError', 'AuthError', 'ForbiddenError', 'NotFoundError', 'ConflictError', 'UnavailableError',
-           'http_status']
+           'ModelNotFound', 'StoreNotFound', 'ModelRefused', 'http_status']
 
 # %% ../nbs/00a_errors.ipynb #c005
 class HousingError(Exception):
@@ -47,6 +47,16 @@ class UnavailableError(HousingError, RuntimeError):
     def retry_after(self) -> int | None: return self.detail.get('retry_after')
 
 # %% ../nbs/00a_errors.ipynb #c010
+class ModelNotFound(UnavailableError):
+    "No model could be loaded; the message says what is missing and how to fix it"
+
+class StoreNotFound(ModelNotFound):
+    "The tracking store named by the settings does not exist"
+
+class ModelRefused(ModelNotFound):
+    "A model exists but must not be loaded: another format than skops, changed files, untrusted types, other libraries"
+
+# %% ../nbs/00a_errors.ipynb #c013
 def http_status(e: BaseException) -> int:
     "The HTTP status for an exception: its own for a `HousingError`, else 500"
     return e.status if isinstance(e, HousingError) else 500

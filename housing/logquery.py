@@ -6,31 +6,17 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import get_settings
+from .config import as_unix, get_settings  # noqa: F401 - as_unix re-exported for callers
 from .predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, _connect
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['LABELLED_COLUMNS', 'as_unix', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts',
+__all__ = ['LABELLED_COLUMNS', 'read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts',
            'latency_percentiles', 'requests_per_bucket', 'read_labelled', 'recent_predictions']
 
 # %% ../nbs/10a_logquery.ipynb #c007
-def as_unix(t) -> float | None:
-    "`t` (None, unix seconds, datetime or ISO string) as unix seconds"
-    if t is None: return None
-    if isinstance(t, (int, float)): return float(t)
-    if isinstance(t, str):
-        try: return float(t)
-        except ValueError:
-            try: t = datetime.fromisoformat(t)
-            except ValueError: raise InputError(f'time {t!r}: expected unix seconds or an ISO-8601 time such as 2026-01-31T12:00') from None
-    if isinstance(t, datetime):
-        return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
-    raise InputError(f'time {t!r}: expected unix seconds, a datetime or an ISO-8601 string')
-
 def _log_path(path) -> Path: return Path(path or get_settings().prediction_log).expanduser()
 
 def _window(since, until, simulated: bool | None = None, has_simulated: bool = True) -> tuple[str, list]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import get_settings
 from .runner import execute, pipeline_notebook, render_html
-from .predlog import count_rows
+from .logquery import count_rows
 from .drift import STATUSES, Thresholds, distribution_drift, noise_band, psi, psi_edges, thresholds_table, wasserstein_norm, worst  # noqa: F401
 from .drift_report import DriftReport, compare, data_quality, findings_markdown, traffic_summary, what_to_do  # noqa: F401
 from .samples import (_WARMING, Current, MonitorError, Reference, _cache_path, _fmt_ts, describe_model,  # noqa: F401

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fastcore.basics import patch
 
-from .config import get_settings
+from .config import as_unix, get_settings
 from .data import FEATURES
 from .errors import UnavailableError, InputError
 
@@ -387,14 +387,6 @@ def prune_log(path=None, # SQLite log; default `Settings.prediction_log`
           before=None, # unix seconds, datetime or ISO time: rows with ts < before are deleted
          ) -> tuple[int, int]:
     "Delete old rows of the log; (predictions, requests) deleted"
-    from housing.logquery import as_unix
     if (b := as_unix(before)) is None: raise InputError('before: expected a time (unix seconds, datetime or ISO-8601)')
     if not Path(path or get_settings().prediction_log).expanduser().exists(): return 0, 0
     with PredictionLog(path) as log: return log.prune(b)
-
-# %% ../nbs/10_predlog.ipynb #c042
-_READERS = ('read_predictions', 'read_requests', 'count_rows', 'totals', 'request_counts', 'latency_percentiles')
-
-def __getattr__(name):  # `from housing.predlog import read_predictions` works: the readers live in housing.logquery
-    if name in _READERS: from housing import logquery; return getattr(logquery, name)
-    raise AttributeError(f'module housing.predlog has no attribute {name!r}')

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .tracking import _sqlite_file
+from .config import sqlite_file
 
 # the columns of MLflow's SQL schema that hold artifact locations derived from the experiment's
 LOCATION_COLUMNS = (('experiments', 'artifact_location'), ('runs', 'artifact_uri'),
@@ -19,7 +19,7 @@ __all__ = ['LOCATION_COLUMNS', 'artifact_root', 'relocate_store']
 # %% ../nbs/04c_relocate.ipynb #c005
 def artifact_root(tracking_uri: str) -> str | None: # MLflow tracking URI
     "The `file:` URI of the `mlartifacts/` folder beside a local SQLite store, else None (a server or another database)"
-    db = _sqlite_file(tracking_uri)
+    db = sqlite_file(tracking_uri)
     return (db.parent/'mlartifacts').resolve().as_uri() if db is not None else None
 
 # %% ../nbs/04c_relocate.ipynb #c008
@@ -35,7 +35,7 @@ def _old_root(location: str, db: Path, new: str) -> bool:
 # %% ../nbs/04c_relocate.ipynb #c011
 def relocate_store(tracking_uri: str) -> int: # MLflow tracking URI (only a local `sqlite:///` store is touched)
     "Point a moved or copied store's recorded artifact locations at the `mlartifacts/` beside it; returns the rows changed"
-    db = _sqlite_file(tracking_uri)
+    db = sqlite_file(tracking_uri)
     if db is None or not db.is_file(): return 0
     import sqlalchemy as sa
     new = artifact_root(tracking_uri)

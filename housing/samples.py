@@ -119,13 +119,13 @@ def load_reference(model=None, # a `housing.tracking.LoadedModel` or a `ModelCar
 def read_log(path=None, # SQLite prediction log; default `Settings.prediction_log`
              since: float | None = None, until: float | None = None, # window, unix seconds
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "The `predictions` and `requests` rows logged in the window (read with `housing.predlog`)"
-    from housing import predlog
+    "The `predictions` and `requests` rows logged in the window (read with `housing.logquery`)"
+    from housing import logquery
     path = Path(path or get_settings().prediction_log)
     since, until = (None if v is None else float(v) for v in (since, until))
     if not path.exists(): raise MonitorError(f'prediction log {path} does not exist: start the API (`housing serve`) '
                                              'and send traffic, or `housing simulate --direct`')
-    return predlog.read_predictions(path, since=since, until=until), predlog.read_requests(path, since=since, until=until)
+    return logquery.read_predictions(path, since=since, until=until), logquery.read_requests(path, since=since, until=until)
 
 # %% ../nbs/20_samples.ipynb #c018
 @dataclass

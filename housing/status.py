@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
-from .predlog import totals
+from .logquery import totals
 from .drift_report import traffic_summary
 from .samples import MonitorError, read_log
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import housing
-from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
-from .errors import UnavailableError
+from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri, sqlite_file
+from .errors import ModelNotFound, ModelRefused, StoreNotFound  # noqa: F401 - re-exported: callers import them from here
 
 # %% auto #0
-__all__ = ['EXPERIMENT_KIND', 'configure', 'ModelNotFound', 'StoreNotFound', 'ModelRefused', 'require_store', 'code_hash',
-           'git_commit', 'client', 'parse_models_uri', 'describe_training_run', 'ui_url', 'ModelCard', 'describe_model',
-           'champion_run_id', 'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion',
-           'ranked_versions', 'promote_best', 'mark_run_failed', 'attach_files']
+__all__ = ['EXPERIMENT_KIND', 'configure', 'require_store', 'code_hash', 'git_commit', 'client', 'parse_models_uri',
+           'describe_training_run', 'ui_url', 'ModelCard', 'describe_model', 'champion_run_id', 'record_digest',
+           'LoadedModel', 'load_model', 'export_model', 'Promotion', 'ranked_versions', 'promote_best',
+           'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
 EXPERIMENT_KIND = 'custom_model_development'  # `mlflow.experimentKind` the MLflow UI reads: training runs, not GenAI traces
@@ -44,23 +44,10 @@ def configure(tracking_uri: str | None = None, # MLflow tracking URI; default fr
     return exp_id
 
 # %% ../nbs/04_tracking.ipynb #c007
-class ModelNotFound(UnavailableError):
-    "No model could be loaded; the message says what is missing and how to fix it"
-
-class StoreNotFound(ModelNotFound):
-    "The tracking store named by the settings does not exist"
-
-class ModelRefused(ModelNotFound):
-    "A model exists but must not be loaded: another format than skops, changed files, untrusted types, other libraries"
-
-def _sqlite_file(uri: str) -> Path | None:
-    "The database file of a `sqlite:///` URI (relative or absolute), else None"
-    return Path(uri[len('sqlite:///'):]) if uri.startswith('sqlite:///') and ':memory:' not in uri else None
-
 def require_store(tracking_uri: str | None = None) -> str: # MLflow tracking URI; default from settings
     "The tracking URI, once its store exists: a `sqlite:///` file that does not exist raises `StoreNotFound` (it is not created)"
     uri = tracking_uri or get_settings().tracking_uri
-    db = _sqlite_file(uri)
+    db = sqlite_file(uri)
     if db is not None and not db.is_file():
         raise StoreNotFound(f'no MLflow store at {mask_uri(uri)} (the file does not exist): check MLFLOW_TRACKING_URI, '
                             'or train first with `housing pipeline`')
@@ -145,7 +132,7 @@ def _local_artifacts(location: str, tracking_uri: str) -> Path | None:
     if location.startswith('file:'): p = Path(url2pathname(urlparse(location).path))
     elif '://' in location or location.startswith(('models:', 'runs:', 'mlflow-artifacts:')): return None
     else: p = Path(location)
-    db = _sqlite_file(tracking_uri)
+    db = sqlite_file(tracking_uri)
     if p.exists() or db is None or 'mlartifacts' not in p.parts: return p
     i = len(p.parts) - 1 - p.parts[::-1].index('mlartifacts')
     return db.parent.joinpath('mlartifacts', *p.parts[i + 1:])

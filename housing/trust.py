@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 from .config import get_settings, mask_uri
-from .errors import InputError
-from .tracking import ModelRefused
+from .errors import InputError, ModelRefused
 
 # %% auto #0
 __all__ = ['DIGEST_TAG', 'model_digest', 'read_mlmodel', 'skops_file', 'check_digest', 'load_skops', 'environment_mismatches',

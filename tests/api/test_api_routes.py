@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from housing.data import FEATURES
-from housing.predlog import read_predictions, read_requests
+from housing.logquery import read_predictions, read_requests
 from housing.validation import EXAMPLE_ROW
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from api_support import Server, get_json, hammer, post_bytes, requests_cycle
-from housing.predlog import read_predictions, read_requests
+from housing.logquery import read_predictions, read_requests
 from housing.validation import EXAMPLE_ROW
 
 ADMIN = 'test-admin-token'

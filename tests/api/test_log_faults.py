@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from housing.predlog import read_predictions
+from housing.logquery import read_predictions
 from housing.validation import EXAMPLE_ROW
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from api_support import API_ENV, HOST, free_port, get_json, hammer, requests_cycle
-from housing.predlog import read_predictions
+from housing.logquery import read_predictions
 from housing.validation import EXAMPLE_ROW
 
 HERE = Path(__file__).resolve().parent

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from housing.data import FEATURES
-from housing.predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, LogError, PredictionLog, read_predictions, read_requests
+from housing.logquery import read_predictions, read_requests
+from housing.predlog import PREDICTION_COLUMNS, REQUEST_COLUMNS, LogError, PredictionLog
 from housing.validation import EXAMPLE_ROW
 
 
@@ -140,7 +141,7 @@ def test_prune_deletes_old_rows_and_retention_runs_in_the_writer(tmp_path):
 
 
 def test_aggregates_answer_without_loading_rows(tmp_path):
-    from housing.predlog import latency_percentiles, request_counts
+    from housing.logquery import latency_percentiles, request_counts
     with PredictionLog(tmp_path/'log.db') as log:
         log.write_requests([{'route': '/predict', 'status': 200, 'ts': 3600.0 + i, 'latency_ms': float(i + 1)} for i in range(100)]
                            + [{'route': '/predict/batch', 'status': 200, 'ts': 7300.0, 'latency_ms': 50.0},

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from api_support import Server, get_json, hammer, post_bytes, requests_cycle
-from housing.predlog import read_predictions
+from housing.logquery import read_predictions
 
 ADMIN = 'workers-admin-token'
 
