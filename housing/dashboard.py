@@ -65,7 +65,7 @@ def traffic_figures(counts: pd.DataFrame, # `logquery.request_counts`: route, st
     lat = latency.set_index(time_index(latency))[['p50_ms', 'p95_ms', 'p99_ms']].rename(columns=lambda c: c[:-3])
     return summary, vol, lat
 
-# %% ../nbs/23_dashboard.ipynb #lp02
+# %% ../nbs/23_dashboard.ipynb #c012
 def alias_table(history: list[dict]) -> pd.DataFrame: # `promotion.alias_history()`, oldest first
     "The alias moves as the dashboard shows them: newest first, time in UTC"
     cols = ['when (UTC)', 'alias', 'from', 'to', 'why']
@@ -83,16 +83,16 @@ def performance_chart(hourly: pd.DataFrame, # `performance.by_window` of the cha
     if limit is not None: out['ALERT limit'] = limit
     return out.rename_axis('time')
 
-# %% ../nbs/23_dashboard.ipynb #c012
+# %% ../nbs/23_dashboard.ipynb #c015
 def format_pvalue(p) -> str:
     "A p-value a reader can trust: 3 significant digits, scientific below 0.001, never 0"
     if p is None or p != p: return '?'
     if p < 1e-300: return '< 1e-300'
     return f'{p:.3g}' if p >= 1e-3 else f'{p:.2e}'
 
-# %% ../nbs/23_dashboard.ipynb #c014
+# %% ../nbs/23_dashboard.ipynb #c017
 _BOARD_DECIMALS = {'fit s': 1, 'notebook s': 1, 'papermill s': 1, 'ms/row': 3, 'seed claim': 3}  # others: 4
-_BOARD_HIDDEN = ('run', 'papermill s', 'seed claim')  # in the MLflow UI and the HTML leaderboard; too wide here
+_BOARD_HIDDEN = ('run', 'papermill s', 'seed claim', 'RMSE uncapped', 'RMSE capped', 'notebook s')  # in the HTML leaderboard (reports/); too wide here
 
 def board_view(board: pd.DataFrame) -> pd.DataFrame:
     "The leaderboard as the dashboard shows it: fewer columns, each rounded to the decimals it deserves"
@@ -100,7 +100,7 @@ def board_view(board: pd.DataFrame) -> pd.DataFrame:
     for c in view.select_dtypes('number'): view[c] = view[c].round(_BOARD_DECIMALS.get(c, 4))
     return view
 
-# %% ../nbs/23_dashboard.ipynb #c017
+# %% ../nbs/23_dashboard.ipynb #c020
 def _badge(status: str) -> str:
     return f":{ {'OK': 'green', 'TOO_FEW': 'gray', 'WARN': 'orange', 'ALERT': 'red'}.get(status, 'gray') }[**{status}**]"
 
@@ -127,7 +127,7 @@ def _show_prediction(res: dict):
         st.sidebar.warning(f"Outside the training ranges ({', '.join(res.get('ood_features') or []) or '?'}): "
                            'the model extrapolates here; treat the price with care.')
 
-# %% ../nbs/23_dashboard.ipynb #c019
+# %% ../nbs/23_dashboard.ipynb #c022
 _TTL = 15  # seconds a read of the registry or the log is reused across reruns and sessions
 
 def _where() -> tuple:
@@ -180,12 +180,12 @@ def _cached_leaderboard(where: tuple) -> pd.DataFrame:
     import housing.reports as hreports
     return hreports.leaderboard()
 
-# %% ../nbs/23_dashboard.ipynb #c020
+# %% ../nbs/23_dashboard.ipynb #c023
 def _champion():
     st.subheader('Champion')
     c = _cached_champion(_where())
     if 'error' in c: st.warning(c['error']); return
-    f = lambda x, d=4: '?' if x is None else f'{x:.{d}f}'
+    f = lambda x, d=4: '—' if x is None else f'{x:.{d}f}'
     cols = st.columns(4)
     cols[0].metric('model', f"v{c['version']}", c['model'], delta_color='off', delta_arrow='off')
     cols[1].metric('test RMSE', f(c['test_rmse']))
@@ -199,7 +199,7 @@ def _champion():
         st.markdown('**Alias moves** (newest first)')
         st.dataframe(moves, width='stretch', hide_index=True)
 
-# %% ../nbs/23_dashboard.ipynb #c021
+# %% ../nbs/23_dashboard.ipynb #c024
 _WINDOWS = {'last hour': 3600, 'last 24 hours': 86400, 'last 7 days': 7 * 86400, 'everything': None}
 
 def _since(label: str) -> float | None:
@@ -221,19 +221,23 @@ def _traffic(s: dict, volume: pd.DataFrame, latency: pd.DataFrame):
     cols[0].metric('requests', f"{s['requests']:,}", f"{s['rows']:,} rows", delta_color='off', delta_arrow='off')
     cols[1].metric('error rate', f"{s['error_rate']:.2%}", f"5xx {s['server_error_rate']:.2%}", delta_color='off', delta_arrow='off')
     for col, k in zip(cols[2:], ('p50', 'p95', 'p99'), strict=True):  # NaN: nothing measured (simulated requests carry no latency)
-        v = s[f'latency_{k}_ms']; col.metric(f'latency {k}', f'{v:.1f} ms' if v == v else 'simulated' if s['simulated'] else 'none')
+        v = s[f'latency_{k}_ms']
+        col.metric(f'latency {k}', f'{v:.1f} ms' if v == v else '—', None if v == v else 'simulated rows' if s['simulated'] else 'not measured',
+                   delta_color='off', delta_arrow='off')
     left, right = st.columns(2)
     left.markdown('**Requests per minute** (UTC)'); left.bar_chart(volume, color=['#2e7d32', '#c62828'], height=220)
-    right.markdown('**Latency per minute, ms** (p50, p95, p99)'); right.line_chart(latency, height=220)
+    right.markdown('**Latency per minute, ms** (p50, p95, p99)')
+    if latency.notna().to_numpy().any(): right.line_chart(latency, height=220)
+    else: right.caption('No latency measured in this window: its rows were simulated (`housing simulate --direct`), not served.')
 
-# %% ../nbs/23_dashboard.ipynb #lp04
+# %% ../nbs/23_dashboard.ipynb #c025
 def _performance():
     st.subheader('Performance')
     label = st.session_state.get('window', 'last 24 hours')
     p = _cached_performance(_where(), _since(label))
     if 'error' in p: st.info(f"No live performance: {p['error']}"); return
     s, r = p['summary'], p['summary']['realised']
-    f = lambda x, fmt='.4f': '?' if x is None else format(x, fmt)
+    f = lambda x, fmt='.4f': '—' if x is None else format(x, fmt)
     cols = st.columns(5)
     cols[0].metric('realised RMSE', f(r and r['rmse']), None if not r else f"{r['rmse'] - s['reference_rmse']:+.4f} vs test",
                    delta_color='inverse')
@@ -249,7 +253,7 @@ def _performance():
         st.line_chart(performance_chart(p['hourly'], s['reference_rmse'], r['limit']), height=220, color=['#1565c0', '#2e7d32', '#c62828'])
     if s['estimate_note']: st.caption(f"no estimated RMSE: {s['estimate_note']}")
 
-# %% ../nbs/23_dashboard.ipynb #c022
+# %% ../nbs/23_dashboard.ipynb #c026
 _DRIFT_DECIMALS = {'psi': 3, 'wasserstein_norm': 3, 'ks_statistic': 3, 'reference_mean': 2, 'current_mean': 2}
 
 def _drift_table(r: dict) -> pd.DataFrame:
@@ -272,7 +276,8 @@ def _drift():
     st.markdown(f"Latest report: {_badge(r['status'])} at {r.get('created_at', '?')} on {cur.get('rows', 0):,} rows "
                 f"from {cur.get('kind', '?')} `{cur.get('source', '?')}`")
     table = _drift_table(r)
-    if len(table): st.dataframe(table.style.map(_paint, subset=['status']), width='stretch')
+    shown = {c: f'{{:.{d}f}}' for c, d in _DRIFT_DECIMALS.items() if c in table}  # as rounded: no trailing zeros to 6 places
+    if len(table): st.dataframe(table.style.map(_paint, subset=['status']).format(shown, na_rep='—'), width='stretch')
     q = r.get('quality') or {}
     if q: st.caption(f"data quality {q.get('status')}: {q.get('out_of_range_share', 0):.2%} of rows outside the training ranges, "
                      f"{q.get('missing_share', 0):.2%} missing, {q.get('invalid_share', 0):.2%} invalid")
@@ -282,7 +287,7 @@ def _drift():
                            mime='text/html', key='report')
         st.caption(f'report file: {html}')
 
-# %% ../nbs/23_dashboard.ipynb #c024
+# %% ../nbs/23_dashboard.ipynb #c028
 def _leaderboard():
     st.subheader('Leaderboard')
     try:
@@ -291,8 +296,11 @@ def _leaderboard():
         st.warning(f'No leaderboard: {type(e).__name__}: {e}'); return
     if board.empty: st.info('No finished training runs yet: run `housing pipeline`.'); return
     view = board_view(board)
-    config = {c: st.column_config.NumberColumn(c, format=f'%.{_BOARD_DECIMALS.get(c, 4)}f') for c in view.select_dtypes('number')}
+    config = {c: st.column_config.NumberColumn(c, format=f'%.{_BOARD_DECIMALS.get(c, 4)}f', width='small') for c in view.select_dtypes('number')}
+    config['model'] = st.column_config.TextColumn('model', width='medium')  # narrow numbers: the table fits 1,280 px without scrolling
     st.dataframe(view, width='stretch', hide_index=True, column_config=config)
+    st.caption('More columns (capped and uncapped RMSE, notebook and papermill seconds, the seed\'s claims, run ids) are in '
+               '`reports/leaderboard.html`, written by `housing pipeline`.')
 
 def app():
     "Draw the dashboard (called by Streamlit when it runs this file)"
@@ -304,7 +312,7 @@ def app():
     _performance()
     _leaderboard()
 
-# %% ../nbs/23_dashboard.ipynb #c026
+# %% ../nbs/23_dashboard.ipynb #c030
 def streamlit_command(port: int = 8501, host: str = '127.0.0.1') -> list[str]:
     "The `streamlit run` command line for this file"
     return [sys.executable, '-m', 'streamlit', 'run', str(Path(__file__).resolve()), '--server.port', str(port),
@@ -320,7 +328,7 @@ def dashboard(port: int = 8501, # port to listen on
     # our own interpreter running our own file: no shell, no user input
     os.execv(sys.executable, cmd)  # nosec B606
 
-# %% ../nbs/23_dashboard.ipynb #c027
+# %% ../nbs/23_dashboard.ipynb #c031
 def _in_streamlit() -> bool:
     "Is a Streamlit script run active (streamlit run, or AppTest)?"
     try: from streamlit.runtime.scriptrunner import get_script_run_ctx

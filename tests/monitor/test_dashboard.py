@@ -45,8 +45,9 @@ def test_page_shows_champion_traffic_drift_and_leaderboard(app, trained_store):
     assert [s.value for s in at.subheader] == ['Champion', 'Monitoring', 'Performance', 'Leaderboard']
     m = _metrics(at)
     assert m['model'] == f"v{trained_store['version']}" and m['test RMSE'].startswith('0.')
-    assert m['requests'] == '30' and m['error rate'] == '0.00%' and m['latency p99'] == 'simulated'  # --direct rows carry no measured latency
-    assert m['labelled rows'] == '0' and m['realised RMSE'] == '?'  # no labels in this log: the estimate stands alone
+    assert m['requests'] == '30' and m['error rate'] == '0.00%' and m['latency p99'] == '—'  # --direct rows carry no measured latency: a dash, 'simulated rows' beneath
+    assert {mt.label: mt.delta for mt in at.metric}['latency p99'] == 'simulated rows'
+    assert m['labelled rows'] == '0' and m['realised RMSE'] == '—'  # no labels in this log: the estimate stands alone
     assert any('No labels yet' in i.value for i in at.info)
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2 + any('alias' in t for t in tables)  # drift status per feature, leaderboard (and alias moves, if any)
