@@ -9,7 +9,6 @@ import asyncio
 import gc
 import hmac
 import ipaddress
-import json
 import logging
 import math
 import os
@@ -27,7 +26,7 @@ import housing
 from .config import VARIABLE_NAMES, Settings, get_settings, mask_uri
 from .data import CROSS_RULES, FEATURE_RULES, FEATURES
 from .errors import AuthError, ForbiddenError, HousingError, InputError, UnavailableError
-from .observe import MediaTypeError, Observe, error_response
+from .observe import Observe, error_response, json_response
 from .predlog import LogError, prediction_row
 from .service import Service
 from .validation import _ERRORS, BatchPrediction, Features, Message, Prediction, error_body, validate_batch, validate_row
@@ -38,25 +37,8 @@ __all__ = ['create_app', 'serve']
 # %% ../nbs/11_api.ipynb #c007
 _log = logging.getLogger('uvicorn.error')  # uvicorn's own: its handler prints our start-up line and errors like its own
 
-def _json(status: int, obj) -> Response:
-    return Response(json.dumps(obj, separators=(',', ':'), allow_nan=False).encode(), status, None, 'application/json')
-
 def _body_schema(name: str) -> dict:
     return {'requestBody': {'required': True, 'content': {'application/json': {'schema': {'$ref': f'#/components/schemas/{name}'}}}}}
-
-def _is_json(request: Request) -> bool:
-    ct = (request.headers.get('content-type') or '').split(';', 1)[0].strip().lower()
-    return ct == 'application/json' or (ct.startswith('application/') and ct.endswith('+json'))
-
-def _gate(svc: Service, request: Request):
-    "401 / 503 / 415 before the body is read"
-    key = svc.settings.api_key
-    if key is not None:
-        given = request.headers.get('x-api-key')
-        if given is None or not hmac.compare_digest(given.encode(), key.encode()):
-            raise AuthError('missing or wrong X-API-Key header (HOUSING_API_KEY is set on the server)')
-    svc.require()
-    if not _is_json(request): raise MediaTypeError('Content-Type must be application/json')
 
 def _rejected(e: ValidationError, max_batch: int) -> InputError:
     body = error_body(e, max_batch)
@@ -96,7 +78,7 @@ def _add_prediction_routes(app: FastAPI, svc: Service):
     async def predict(request: Request):
         "Predict MedHouseVal for one row of the 8 features"
         batcher = svc.batcher
-        _gate(svc, request)
+        svc.gate(request)
         with svc.in_flight:  # shed before the body is even read: a refusal must cost next to nothing
             if batcher is not None: batcher.reading += 1
             try: x = validate_row(await request.body())
@@ -115,7 +97,7 @@ def _add_prediction_routes(app: FastAPI, svc: Service):
         ctx.rows = 1
         svc.metrics.prediction.observe(y)
         if ood: svc.metrics.ood.inc()
-        return _json(200, {'prediction': y, 'price_usd': round(y * 100_000, 2), 'model_version': snap.version,
+        return json_response(200, {'prediction': y, 'price_usd': round(y * 100_000, 2), 'model_version': snap.version,
                            'request_id': ctx.request_id, 'out_of_distribution': bool(ood), 'ood_features': ood})
 
 # %% ../nbs/11_api.ipynb #c010
@@ -126,7 +108,7 @@ def _add_batch_route(app: FastAPI, svc: Service):
               openapi_extra=_body_schema('Batch'))
     async def predict_batch(request: Request):
         "Predict up to HOUSING_MAX_BATCH rows; a bad row is reported by its index and field"
-        _gate(svc, request)
+        svc.gate(request)
         with svc.in_flight:
             try: X = validate_batch(await request.body(), s.max_batch)
             except ValidationError as e: raise _rejected(e, s.max_batch) from None
@@ -147,7 +129,7 @@ def _add_batch_route(app: FastAPI, svc: Service):
         m.batch_rows.labels('/predict/batch').observe(n)
         for v in y: m.prediction.observe(v)
         if (k := sum(flagged)): m.ood.inc(k)
-        return _json(200, {'predictions': y, 'price_usd': np.round(yarr * 100_000, 2).tolist(), 'out_of_distribution': flagged,
+        return json_response(200, {'predictions': y, 'price_usd': np.round(yarr * 100_000, 2).tolist(), 'out_of_distribution': flagged,
                            'ood_features': ood, 'model_version': ver, 'request_id': rid, 'rows': n})
 
 # %% ../nbs/11_api.ipynb #c012
@@ -162,7 +144,7 @@ def _add_health_routes(app: FastAPI, svc: Service):
         "200 while the process runs; `degraded` with the reasons when the model or the log is missing"
         m, log = svc.model, _log_state(svc)
         problems = ([] if m else [f'no model loaded: {svc.model_error}']) + ([] if log['healthy'] else [f"prediction log: {log['error']}"])
-        return _json(200, {'status': 'degraded' if problems else 'ok', 'model_loaded': m is not None,
+        return json_response(200, {'status': 'degraded' if problems else 'ok', 'model_loaded': m is not None,
                            'model_version': m.version if m else None, 'reason': None if m else f'no model loaded: {svc.model_error}',
                            'prediction_log': log, 'problems': problems})
 
@@ -185,8 +167,8 @@ def _add_health_routes(app: FastAPI, svc: Service):
                                           'to a writable file, or free space where it is')
             else:
                 body['ready'] = True
-                return _json(200, body)
-        return _json(503, body)
+                return json_response(200, body)
+        return json_response(503, body)
 
     @app.get('/metrics', summary='Prometheus metrics')
     async def metrics():
@@ -221,7 +203,7 @@ def _add_model_routes(app: FastAPI, svc: Service):
         m = svc.model
         if m is None: raise svc.no_model()
         lm, meta = m.loaded, m.loaded.metadata or {}
-        return _json(200, {
+        return json_response(200, {
             'name': lm.name, 'version': m.version, 'alias': lm.alias, 'uri': mask_uri(lm.uri), 'run_id': lm.run_id,
             'model': meta.get('model'), 'metrics': {k: v for k, v in (lm.metrics or {}).items() if v == v},
             'data_sha256': meta.get('data_sha256'), 'trained_at': meta.get('trained_at'), 'loaded_at': m.loaded_at,
@@ -237,7 +219,7 @@ def _add_model_routes(app: FastAPI, svc: Service):
         "Load the model the URI now points to and swap it in; requests in flight finish on the old one"
         _admin(svc, request)
         old, new = await svc.reload()
-        return _json(200, {'reloaded': True, 'version': new.version, 'previous': old.version if old else None,
+        return json_response(200, {'reloaded': True, 'version': new.version, 'previous': old.version if old else None,
                            'changed': old is None or old.version != new.version, 'uri': mask_uri(new.loaded.uri)})
 
 # %% ../nbs/11_api.ipynb #c016

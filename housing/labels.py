@@ -236,17 +236,17 @@ def add_feedback_routes(app, # the FastAPI app of `housing.api.create_app`
                         svc): # its `housing.service.Service`
     "Add `POST /feedback`: labels for logged predictions"
     from fastapi import Request
-    from housing.api import _gate, _json
+    from housing.observe import json_response
 
     @app.post('/feedback', summary='Send back the true value of predicted rows', openapi_extra=_BODY,
               responses={404: {'description': 'unknown or pruned request id'}, 409: {'description': 'a different label is recorded'}})
     async def feedback(request: Request):
         "Labels (MedHouseVal, $100,000) for logged predictions: one, or `{\"items\": [...]}`; sending one again changes nothing"
-        _gate(svc, request)
+        svc.gate(request)
         with svc.in_flight:
             labels = parse_feedback(await request.body(), svc.settings.max_batch)
             results = await asyncio.to_thread(add_labels, svc.log, labels, 'api')
         if (e := refusal(results, many=labels.many)) is not None: raise e
         n = sum(r['status'] == 'accepted' for r in results)
-        return _json(200, {'accepted': n, 'duplicates': len(results) - n,
+        return json_response(200, {'accepted': n, 'duplicates': len(results) - n,
                            'items': [{k: r[k] for k in ('request_id', 'row', 'status')} for r in results]})

@@ -22,7 +22,8 @@ from .predlog import LogError, request_row
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['PROBES', 'Metrics', 'TooLargeError', 'MediaTypeError', 'error_content', 'error_response', 'request_id', 'Observe']
+__all__ = ['PROBES', 'Metrics', 'TooLargeError', 'MediaTypeError', 'error_content', 'error_response', 'json_response', 'is_json',
+           'request_id', 'Observe']
 
 # %% ../nbs/14_observe.ipynb #c006
 _LATENCY_BUCKETS = (.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5)
@@ -123,6 +124,17 @@ def error_response(e: HousingError):
     return Response(body, status, headers, 'application/json')
 
 # %% ../nbs/14_observe.ipynb #c014
+def json_response(status: int, obj):
+    "`obj` as a compact JSON `Response` with `status` (NaN refused: a number the client cannot parse is a bug)"
+    from starlette.responses import Response
+    return Response(json.dumps(obj, separators=(',', ':'), allow_nan=False).encode(), status, None, 'application/json')
+
+def is_json(request) -> bool: # a Starlette `Request`
+    "Is the body declared as JSON (`application/json` or `application/...+json`)?"
+    ct = (request.headers.get('content-type') or '').split(';', 1)[0].strip().lower()
+    return ct == 'application/json' or (ct.startswith('application/') and ct.endswith('+json'))
+
+# %% ../nbs/14_observe.ipynb #c017
 _log = logging.getLogger('uvicorn.error')  # uvicorn's own: its handler prints our errors like its own
 _RID = re.compile(rb'[A-Za-z0-9._:-]{1,64}')  # matched in full: a trailing newline is not a token
 _RID_PREFIX = uuid.uuid4().hex[:12] + '-'  # request ids: a random prefix per process and a counter (uuid4 per request costs a syscall)
@@ -142,7 +154,7 @@ class _Ctx:
 class _Abort(Exception):
     "Raised inside `receive` when the body passes the limit"
 
-# %% ../nbs/14_observe.ipynb #c017
+# %% ../nbs/14_observe.ipynb #c020
 async def _send_error(send, e: HousingError):
     status, body, headers = error_content(e)
     await send({'type': 'http.response.start', 'status': status,
@@ -191,7 +203,7 @@ class Observe:
                 await _send_error(send_, HousingError(f'internal error (request {ctx.request_id}); the server log has the details'))
         finally: self._record(route, state['status'], ctx, time.perf_counter() - t0)
 
-# %% ../nbs/14_observe.ipynb #c019
+# %% ../nbs/14_observe.ipynb #c022
 @patch
 def _record(self: Observe, route: str, status: int, ctx, seconds: float):
     svc = self.svc

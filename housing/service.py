@@ -99,7 +99,7 @@ def mismatches(self: Service) -> list[str]:
                    'retrain (`housing pipeline`) or deploy the code it was trained with')
     return out
 
-# %% ../nbs/15_service.ipynb #sv07b
+# %% ../nbs/15_service.ipynb #c009
 @patch
 def no_model(self: Service) -> UnavailableError:
     return UnavailableError(f'no model loaded: {self.model_error}', retry_after=5)
@@ -138,7 +138,22 @@ def close(self: Service):
     if self.pool is not None: self.pool.shutdown(wait=False); self.pool = None
     self.metrics.close()
 
-# %% ../nbs/15_service.ipynb #c009
+# %% ../nbs/15_service.ipynb #c011
+@patch
+def gate(self: Service, request): # a Starlette `Request`
+    "401 / 503 / 415 before the body is read"
+    import hmac
+    from housing.errors import AuthError
+    from housing.observe import MediaTypeError, is_json
+    key = self.settings.api_key
+    if key is not None:
+        given = request.headers.get('x-api-key')
+        if given is None or not hmac.compare_digest(given.encode(), key.encode()):
+            raise AuthError('missing or wrong X-API-Key header (HOUSING_API_KEY is set on the server)')
+    self.require()
+    if not is_json(request): raise MediaTypeError('Content-Type must be application/json')
+
+# %% ../nbs/15_service.ipynb #c013
 @patch
 def read_generation(self: Service) -> str | None:
     try: return self.generation_file.read_text() if self.generation_file else None

@@ -1,4 +1,5 @@
 """Code tests: the layout stays readable: modules of one concern, one door to MLflow and to the log, one settings object."""
+import ast
 import json
 import re
 import subprocess
@@ -30,6 +31,37 @@ def test_no_exported_notebook_cell_is_over_60_lines():
 def test_only_tracking_builds_mlflow_clients_and_only_predlog_opens_the_log():
     assert [p.name for p in MODULES if 'MlflowClient' in _source(p)] == ['tracking.py']
     assert [p.name for p in MODULES if 'sqlite3.connect' in _source(p)] == ['predlog.py']
+
+
+def _imports_of(p: Path) -> set[str]:
+    "The housing modules `p` imports, at the top or inside a function (a lazy import is still a dependency)"
+    names = {m.stem for m in MODULES}
+    out = set()
+    for n in ast.walk(ast.parse(_source(p))):
+        if isinstance(n, ast.ImportFrom) and n.level == 1:
+            out |= {n.module.split('.')[0]} if n.module else {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and (n.module or '').split('.')[0] == 'housing':
+            out |= {n.module.split('.')[1]} if '.' in n.module else {a.name for a in n.names}
+        elif isinstance(n, ast.Import):
+            out |= {a.name.split('.')[1] for a in n.names if a.name.startswith('housing.')}
+    return (out & names) - {p.stem}
+
+
+# The one dependency allowed to point back: `housing score --engine spark` reaches the optional Spark engine, which
+# reuses the pandas engine's chunk function; pyspark is imported only when that engine is asked for.
+OPTIONAL_ENGINES = {('score', 'score_spark')}
+
+
+def test_library_imports_form_no_cycle():
+    graph = {p.stem: _imports_of(p) - {b for a, b in OPTIONAL_ENGINES if a == p.stem} for p in MODULES}
+    done, cycles = set(), []
+    def visit(m, path):
+        if m in path: cycles.append(' -> '.join(path[path.index(m):] + [m])); return
+        if m in done: return
+        for d in sorted(graph[m]): visit(d, path + [m])
+        done.add(m)
+    for m in sorted(graph): visit(m, [])
+    assert not cycles, f'modules that import each other (lazily counts too): {cycles}'
 
 
 def test_settings_are_read_in_config_only():
