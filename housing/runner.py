@@ -122,6 +122,10 @@ def _find_output(nb: dict, mime: str):
     return None
 
 # %% ../nbs/41_runner.ipynb #c021
+def _progress_line(out, name: str, state: dict, t0: float):
+    m, sec = divmod(int(time.monotonic() - t0), 60)
+    out.write(f"  {name}: {state['done']}/{state['total']} steps (CV folds + final fit) [{m:02d}:{sec:02d}]\n"); out.flush()
+
 def watch_progress(path: Path, # JSON file holding {done, total}
                    name: str, # label of the line
                    interval: float = 0.5, # seconds between reads
@@ -131,21 +135,24 @@ def watch_progress(path: Path, # JSON file holding {done, total}
     from tqdm import tqdm
     path = Path(path); path.unlink(missing_ok=True)
     out = file or sys.stderr
+    done, tty, t0 = threading.Event(), getattr(out, 'isatty', lambda: False)(), time.monotonic()
     bar = tqdm(total=None, desc=f'  {name}', unit='step', file=out, leave=True, dynamic_ncols=True,
-               bar_format='{desc}: {n_fmt}/{total_fmt} steps (CV folds + final fit) [{elapsed}]')
-    done, tty = threading.Event(), getattr(out, 'isatty', lambda: False)()
+               bar_format='{desc}: {n_fmt}/{total_fmt} steps (CV folds + final fit) [{elapsed}]') if tty else None
     def poll():
         last = None
         while True:
             try: state = json.loads(path.read_text())
             except (OSError, ValueError): state = None
-            if state: bar.total, bar.n = state['total'], state['done']
-            if tty or state != last: bar.refresh()  # a log file gets a line per step, a terminal a ticking clock
+            if bar is not None:  # a terminal: one line redrawn, a ticking clock
+                if state: bar.total, bar.n = state['total'], state['done']
+                bar.refresh()
+            elif state and state != last: _progress_line(out, name, state, t0)  # a log: a whole line per new step, no carriage returns
             last = state
             if done.wait(interval): break
     thread = threading.Thread(target=poll, daemon=True); thread.start()
     def stop():
-        done.set(); thread.join(); bar.close(); path.unlink(missing_ok=True)
+        done.set(); thread.join(); path.unlink(missing_ok=True)
+        if bar is not None: bar.close()
     return stop
 
 # %% ../nbs/41_runner.ipynb #c023
