@@ -35,6 +35,7 @@ class Thresholds:
     noise_quantile: float = 0.999  # a statistic counts only beyond this quantile of its no-drift distribution
     min_rows: int = 50  # fewer current rows than this: too few to judge
     domain_auc: tuple = (0.55, 0.60)  # cross-validated AUC of the classifier telling current from reference rows
+    pca_error_ratio: tuple = (1.25, 1.5)  # mean PCA reconstruction error of the current rows over the reference's
     out_of_range_share: tuple = (0.01, 0.05)  # share of rows with a feature outside the champion's training range
     missing_share: tuple = (0.001, 0.01)  # share of rows with a missing or non-finite feature
     invalid_share: tuple = (0.001, 0.01)  # share of rows breaking the business rules of `housing.data`
@@ -79,7 +80,8 @@ class Thresholds:
 _THRESHOLD_DOCS = {
     'psi': 'population stability index (feature / prediction)', 'wasserstein_norm': 'Wasserstein distance / reference std',
     'noise_quantile': 'quantile of the no-drift distribution a statistic must pass', 'min_rows': 'fewer rows: too few to judge',
-    'domain_auc': 'AUC of the reference-vs-current classifier', 'out_of_range_share': 'rows outside the training range',
+    'domain_auc': 'AUC of the reference-vs-current classifier',
+    'pca_error_ratio': "PCA reconstruction error / the reference's", 'out_of_range_share': 'rows outside the training range',
     'missing_share': 'rows with a missing or non-finite feature', 'invalid_share': 'rows breaking the business rules',
     'error_rate': 'API requests answered 4xx/5xx', 'server_error_rate': 'API requests answered 5xx',
     'latency_p99_ms': 'API request latency p99 (ms)', 'psi_bins': 'PSI bins at reference quantiles',
