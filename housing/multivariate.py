@@ -18,7 +18,7 @@ from .drift import Thresholds, size_bucket, worst
 
 # %% auto #0
 __all__ = ['MAX_ROWS', 'MIN_ROWS', 'FOLDS', 'PERMUTATIONS', 'PCA_VARIANCE', 'RESAMPLES', 'domain_classifier', 'pca_check',
-           'multivariate_drift', 'band_cache']
+           'multivariate_drift', 'describe_checks', 'band_cache']
 
 # %% ../nbs/19a_multivariate.ipynb #c006
 MAX_ROWS = 1500  # rows drawn from each sample
@@ -184,6 +184,19 @@ def multivariate_drift(reference: pd.DataFrame, # reference feature rows
                 leans_on=flagged[0]['leans_on'] if flagged else {}, rows=len(current), **checks)
 
 # %% ../nbs/19a_multivariate.ipynb #c026
+def describe_checks(m: dict) -> list[str]: # `multivariate_drift`'s result (or a JSON summary's `multivariate`)
+    "One line per multivariate check: its status and statistic beside its no-drift band, or why it could not judge"
+    out = []
+    for name, d in (('classifier', m.get('classifier', m if 'auc' in m else None)), ('pca', m.get('pca'))):
+        if not d: continue
+        label = 'domain classifier' if name == 'classifier' else 'PCA reconstruction'
+        if d['status'] == 'TOO_FEW': out.append(f"{label}: {d['reason']}"); continue
+        stat = (f"AUC {d['auc']:.3f} (no-drift band {d['auc_band']:.3f})" if name == 'classifier' else
+                f"error {d['error_ratio']:.2f} x the reference's (no-drift band {d['band']:.2f})")
+        out.append(f"{label}: {d['status']}, {stat}" + (f"; leans on {', '.join(d['leans_on'])}" if d.get('leans_on') else ''))
+    return out
+
+# %% ../nbs/19a_multivariate.ipynb #c029
 def _band_spec() -> str:
     "What the cached bands depend on besides the data: the classifier, folds, permutations, scikit-learn, the PCA settings"
     import sklearn
