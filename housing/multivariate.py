@@ -18,7 +18,7 @@ from .drift import Thresholds, size_bucket, worst
 
 # %% auto #0
 __all__ = ['MAX_ROWS', 'MIN_ROWS', 'FOLDS', 'PERMUTATIONS', 'PCA_VARIANCE', 'RESAMPLES', 'domain_classifier', 'pca_check',
-           'multivariate_drift', 'describe_checks', 'band_cache']
+           'multivariate_drift', 'describe_checks', 'checks_table', 'band_cache']
 
 # %% ../nbs/19a_multivariate.ipynb #c006
 MAX_ROWS = 1500  # rows drawn from each sample
@@ -195,6 +195,18 @@ def describe_checks(m: dict) -> list[str]: # `multivariate_drift`'s result (or a
                 f"error {d['error_ratio']:.2f} x the reference's (no-drift band {d['band']:.2f})")
         out.append(f"{label}: {d['status']}, {stat}" + (f"; leans on {', '.join(d['leans_on'])}" if d.get('leans_on') else ''))
     return out
+
+# %% ../nbs/19a_multivariate.ipynb #c032
+def checks_table(m: dict, # `multivariate_drift`'s result
+                 t: Thresholds | None = None) -> pd.DataFrame:
+    "The multivariate checks side by side: statistic, its no-drift band, WARN and ALERT thresholds, status, rows, leans on"
+    t, rows = t or Thresholds(), {}
+    for name, d, stat, value, band, pair in (('domain classifier', m.get('classifier'), 'AUC', 'auc', 'auc_band', 'domain_auc'),
+                                             ('PCA reconstruction', m.get('pca'), "mean error / the reference's", 'error_ratio', 'band', 'pca_error_ratio')):
+        if d: rows[name] = dict(statistic=stat, value=d[value], no_drift_band=d[band], warn_at=getattr(t, pair)[0],
+                                alert_at=getattr(t, pair)[1], status=d['status'], rows=d['rows'],
+                                leans_on=', '.join(f'{c} {s:.0%}' for c, s in d['leans_on'].items()) or d['reason'])
+    return pd.DataFrame.from_dict(rows, orient='index')
 
 # %% ../nbs/19a_multivariate.ipynb #c029
 def _band_spec() -> str:
