@@ -15,8 +15,8 @@ import pandas as pd
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['STATUSES', 'STATUS_COLOURS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm',
-           'ks_test', 'size_bucket', 'noise_band', 'distribution_drift']
+__all__ = ['STATUSES', 'STATUS_COLOURS', 'NOISE_BANDS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi',
+           'wasserstein_norm', 'ks_test', 'size_bucket', 'noise_band', 'distribution_drift']
 
 # %% ../nbs/19_drift.ipynb #c006
 STATUSES = ('OK', 'TOO_FEW', 'WARN', 'ALERT')  # in order of severity; TOO_FEW: too few rows to judge
@@ -176,6 +176,8 @@ def _null(key: str, n: int, bins: int, seed: int, q: float, x: tuple, w: tuple, 
     return float(np.quantile(psis, q)), float(np.quantile(ws_, q))
 
 # %% ../nbs/19_drift.ipynb #c025
+NOISE_BANDS: dict = {}  # (reference hash, size bucket, bins, seed, q) -> (PSI band, Wasserstein band); `multivariate.band_cache` keeps them between processes
+
 def noise_band(reference, # the reference sample of one feature (or of the predictions)
                n: int, # rows in the current window
                q: float = 0.999, # quantile of the no-drift distribution
@@ -184,10 +186,12 @@ def noise_band(reference, # the reference sample of one feature (or of the predi
     "What PSI and normalised Wasserstein reach by chance (at quantile `q`) for `n` current rows when nothing drifted"
     r = _finite(reference)
     if len(r) == 0 or n < 1: return dict(psi=float('nan'), wasserstein_norm=float('nan'), rows=int(n))
-    x, w = _atoms(r)
     key = hashlib.blake2b(r.tobytes(), digest_size=16).hexdigest()
-    edges = tuple(psi_edges(r, bins))
-    p, wd = _null(key, size_bucket(n), bins, seed, q, tuple(x), tuple(w), len(r), float(np.std(r)), edges)
+    k = (key, size_bucket(n), bins, seed, q)
+    if k not in NOISE_BANDS:
+        x, w = _atoms(r)
+        NOISE_BANDS[k] = _null(key, size_bucket(n), bins, seed, q, tuple(x), tuple(w), len(r), float(np.std(r)), tuple(psi_edges(r, bins)))
+    p, wd = NOISE_BANDS[k]
     return dict(psi=p, wasserstein_norm=wd, rows=size_bucket(n))
 
 # %% ../nbs/19_drift.ipynb #c029

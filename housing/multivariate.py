@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .drift import Thresholds, size_bucket, worst
+from .drift import _ATOMS, _DRAWS, _TAIL, NOISE_BANDS, Thresholds, size_bucket, worst
 
 # %% auto #0
 __all__ = ['MAX_ROWS', 'MIN_ROWS', 'FOLDS', 'PERMUTATIONS', 'PCA_VARIANCE', 'RESAMPLES', 'domain_classifier', 'pca_check',
@@ -213,12 +213,12 @@ def _band_spec() -> str:
     "What the cached bands depend on besides the data: the classifier, folds, permutations, scikit-learn, the PCA settings"
     import sklearn
     return (f'{sorted(_classifier(0).get_params().items())} folds={FOLDS} permutations={PERMUTATIONS} sklearn={sklearn.__version__} '
-            f'pca={PCA_VARIANCE} resamples={RESAMPLES}x{_MAX_DRAW}')
+            f'pca={PCA_VARIANCE} resamples={RESAMPLES}x{_MAX_DRAW} univariate draws={_DRAWS} atoms={_ATOMS}+2x{_TAIL}')
 
 @contextmanager
 def band_cache(path=None): # JSON file of no-drift bands; None: this process's memory only
-    "Within the block, reuse (and afterwards save) the no-drift bands of the domain classifier and the PCA check kept in `path`"
-    p, caches = (Path(path) if path else None), dict(bands=_PERMUTED, pca=_PCA_BANDS)
+    "Within the block, reuse (and afterwards save) the no-drift bands kept in `path`: classifier, PCA check, univariate statistics"
+    p, caches = (Path(path) if path else None), dict(bands=_PERMUTED, pca=_PCA_BANDS, univariate=NOISE_BANDS)
     if p is not None and p.exists():
         try:
             saved = json.loads(p.read_text(encoding='utf-8'))
