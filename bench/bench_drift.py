@@ -7,11 +7,14 @@ is the training split (seed 42), windows are drawn from the held-out split by th
 champion (prediction drift). Prints three tables:
 
 1. false alarms: for `iid` windows of each size, how many of the seeds ended ALERT / WARN / TOO_FEW / OK
-   (the multivariate check included);
+   (the multivariate checks included), and how many of those ALERTs each multivariate check raised (the domain
+   classifier, the PCA reconstruction error);
 2. detection: for `income_shift` and `coastal_shift`, how many seeds ended ALERT at each size, and the smallest size
    caught in at least 19 of 20 (univariate checks only: a lower bound, the multivariate check can only add ALERTs);
-3. `joint_shift` (marginals kept, incomes handed to other blocks) at 3,000 rows: how often the multivariate check
-   ALERTs, and how often every feature's status stays OK.
+3. `joint_shift` (marginals kept, incomes handed to other blocks) at 3,000 rows: how often the multivariate checks
+   ALERT (each of them), and how often every feature's status stays OK; then, per window size, how often each
+   multivariate check catches `joint_shift` (20 seeds), which is where the PCA check earns its place: it judges
+   from 50 rows, the classifier from 200 (what bench_pca_check.py measured before the check moved into the library).
 
 Works on older versions of `housing` too (no multivariate check, no `joint_shift`: the bench then draws that
 scenario itself), to compare before and after:
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IID_SIZES = (50, 100, 300, 1_000, 10_000, 100_000)
 DETECT_SIZES = (50, 100, 200, 300, 500, 1_000, 3_000, 10_000, 100_000)
 JOINT_ROWS = 3_000
+JOINT_SIZES = (50, 100, 200, 300, 1_000)
 
 
 def _setup():
@@ -74,7 +78,14 @@ def _window(setup, scenario, n, seed, multivariate: bool) -> dict:
     r = compare(X_train, valid, _ref_preds(setup), preds, ranges, **kw)
     mv = getattr(r, 'multivariate', None)
     return dict(status=r.status, features=list(r.features['status']), prediction=(r.prediction or {}).get('status'),
-                multivariate=mv['status'] if mv else None)
+                multivariate=mv['status'] if mv else None, classifier=_check(mv, 'classifier'), pca=_check(mv, 'pca'))
+
+
+def _check(mv: dict | None, name: str) -> str | None:
+    "One multivariate check's status (older housing: the classifier alone, no PCA check)"
+    if not mv: return None
+    if 'classifier' not in mv: return mv['status'] if name == 'classifier' else None
+    return mv[name]['status']
 
 
 _CACHE = {}
@@ -97,12 +108,15 @@ def main(argv=None) -> int:
     print(f"housing from {Path(housing.__file__).parent}; multivariate check: {'yes' if has_mv else 'no'}; {a.seeds} seeds\n")
     out = dict(seeds=a.seeds, multivariate=has_mv, iid={}, detection={}, joint={})
 
-    print(f'False alarms on iid windows (of {a.seeds}):\n| rows | ALERT | WARN | TOO_FEW | OK | s |\n|---:|---:|---:|---:|---:|---:|')
+    print(f'False alarms on iid windows (of {a.seeds}):\n| rows | ALERT | WARN | TOO_FEW | OK | classifier ALERT | PCA ALERT | s |\n'
+          '|---:|---:|---:|---:|---:|---:|---:|---:|')
     for n in IID_SIZES:
         t = time.perf_counter()
-        st = [_window(setup, 'iid', n, s, True)['status'] for s in seeds]
+        ws = [_window(setup, 'iid', n, s, True) for s in seeds]
+        st = [w['status'] for w in ws]
         out['iid'][n] = {k: st.count(k) for k in ('ALERT', 'WARN', 'TOO_FEW', 'OK')}
-        print(f"| {n:,} | " + ' | '.join(str(v) for v in out['iid'][n].values()) + f' | {time.perf_counter() - t:.0f} |', flush=True)
+        out['iid'][n].update({f'{c}_alert': sum(w[c] == 'ALERT' for w in ws) if any(w[c] for w in ws) else None for c in ('classifier', 'pca')})
+        print(f"| {n:,} | " + ' | '.join('n/a' if v is None else str(v) for v in out['iid'][n].values()) + f' | {time.perf_counter() - t:.0f} |', flush=True)
 
     print(f'\nDetection: windows ending ALERT (of {a.seeds}), univariate checks only\n| scenario | '
           + ' | '.join(f'{n:,}' for n in DETECT_SIZES) + ' | smallest caught 19/20 |\n|---|' + '---:|' * (len(DETECT_SIZES) + 1))
@@ -114,11 +128,21 @@ def main(argv=None) -> int:
         print(f'| {sc} | ' + ' | '.join(str(hits[n]) for n in DETECT_SIZES) + f" | {f'{smallest:,}' if smallest else 'none'} |", flush=True)
 
     ws = [_window(setup, 'joint_shift', JOINT_ROWS, s, True) for s in seeds]
-    j = dict(multivariate_alert=sum(w['multivariate'] == 'ALERT' for w in ws), features_all_ok=sum(set(w['features']) == {'OK'} for w in ws),
+    j = dict(multivariate_alert=sum(w['multivariate'] == 'ALERT' for w in ws), classifier_alert=sum(w['classifier'] == 'ALERT' for w in ws),
+             pca_alert=sum(w['pca'] == 'ALERT' for w in ws) if ws[0]['pca'] else None, features_all_ok=sum(set(w['features']) == {'OK'} for w in ws),
              window_alert=sum(w['status'] == 'ALERT' for w in ws), prediction={k: sum(w['prediction'] == k for w in ws) for k in ('OK', 'WARN', 'ALERT')})
     out['joint'] = j
-    print(f"\njoint_shift at {JOINT_ROWS:,} rows ({a.seeds} seeds): multivariate ALERT {j['multivariate_alert'] if has_mv else 'n/a (no check)'}, "
+    print(f"\njoint_shift at {JOINT_ROWS:,} rows ({a.seeds} seeds): multivariate ALERT {j['multivariate_alert'] if has_mv else 'n/a (no check)'} "
+          f"(classifier {j['classifier_alert']}, PCA {'n/a' if j['pca_alert'] is None else j['pca_alert']}), "
           f"every feature OK {j['features_all_ok']}, window ALERT {j['window_alert']}, prediction statuses {j['prediction']}")
+    if has_mv:
+        print(f'\njoint_shift caught by each multivariate check (ALERT, of {a.seeds}), per window size\n| check | '
+              + ' | '.join(f'{n:,}' for n in JOINT_SIZES) + ' |\n|---|' + '---:|' * len(JOINT_SIZES))
+        ws = {n: [_window(setup, 'joint_shift', n, s, True) for s in seeds] for n in JOINT_SIZES}
+        out['joint']['by_size'] = {c: {n: sum(w[c] == 'ALERT' for w in ws[n]) for n in JOINT_SIZES} for c in ('classifier', 'pca')}
+        for c, label in (('classifier', 'domain classifier'), ('pca', 'PCA reconstruction')):
+            print(f'| {label} | ' + ' | '.join('too few rows' if all(w[c] == 'TOO_FEW' for w in ws[n]) else str(out['joint']['by_size'][c][n])
+                                               for n in JOINT_SIZES) + ' |', flush=True)
     print(f'\n{time.perf_counter() - t0:.0f} s in all (load average {os.getloadavg()[0]:.1f})')
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ import pandas as pd
 from .errors import InputError
 
 # %% auto #0
-__all__ = ['STATUSES', 'STATUS_COLOURS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi', 'wasserstein_norm',
-           'ks_test', 'size_bucket', 'noise_band', 'distribution_drift']
+__all__ = ['STATUSES', 'STATUS_COLOURS', 'NOISE_BANDS', 'worst', 'Thresholds', 'thresholds_table', 'psi_edges', 'psi',
+           'wasserstein_norm', 'ks_test', 'size_bucket', 'noise_band', 'distribution_drift']
 
 # %% ../nbs/19_drift.ipynb #c006
 STATUSES = ('OK', 'TOO_FEW', 'WARN', 'ALERT')  # in order of severity; TOO_FEW: too few rows to judge
@@ -35,6 +35,7 @@ class Thresholds:
     noise_quantile: float = 0.999  # a statistic counts only beyond this quantile of its no-drift distribution
     min_rows: int = 50  # fewer current rows than this: too few to judge
     domain_auc: tuple = (0.55, 0.60)  # cross-validated AUC of the classifier telling current from reference rows
+    pca_error_ratio: tuple = (1.25, 1.5)  # mean PCA reconstruction error of the current rows over the reference's
     out_of_range_share: tuple = (0.01, 0.05)  # share of rows with a feature outside the champion's training range
     missing_share: tuple = (0.001, 0.01)  # share of rows with a missing or non-finite feature
     invalid_share: tuple = (0.001, 0.01)  # share of rows breaking the business rules of `housing.data`
@@ -79,7 +80,8 @@ class Thresholds:
 _THRESHOLD_DOCS = {
     'psi': 'population stability index (feature / prediction)', 'wasserstein_norm': 'Wasserstein distance / reference std',
     'noise_quantile': 'quantile of the no-drift distribution a statistic must pass', 'min_rows': 'fewer rows: too few to judge',
-    'domain_auc': 'AUC of the reference-vs-current classifier', 'out_of_range_share': 'rows outside the training range',
+    'domain_auc': 'AUC of the reference-vs-current classifier',
+    'pca_error_ratio': "PCA reconstruction error / the reference's", 'out_of_range_share': 'rows outside the training range',
     'missing_share': 'rows with a missing or non-finite feature', 'invalid_share': 'rows breaking the business rules',
     'error_rate': 'API requests answered 4xx/5xx', 'server_error_rate': 'API requests answered 5xx',
     'latency_p99_ms': 'API request latency p99 (ms)', 'psi_bins': 'PSI bins at reference quantiles',
@@ -174,6 +176,8 @@ def _null(key: str, n: int, bins: int, seed: int, q: float, x: tuple, w: tuple, 
     return float(np.quantile(psis, q)), float(np.quantile(ws_, q))
 
 # %% ../nbs/19_drift.ipynb #c025
+NOISE_BANDS: dict = {}  # (reference hash, size bucket, bins, seed, q) -> (PSI band, Wasserstein band); `multivariate.band_cache` keeps them between processes
+
 def noise_band(reference, # the reference sample of one feature (or of the predictions)
                n: int, # rows in the current window
                q: float = 0.999, # quantile of the no-drift distribution
@@ -182,10 +186,12 @@ def noise_band(reference, # the reference sample of one feature (or of the predi
     "What PSI and normalised Wasserstein reach by chance (at quantile `q`) for `n` current rows when nothing drifted"
     r = _finite(reference)
     if len(r) == 0 or n < 1: return dict(psi=float('nan'), wasserstein_norm=float('nan'), rows=int(n))
-    x, w = _atoms(r)
     key = hashlib.blake2b(r.tobytes(), digest_size=16).hexdigest()
-    edges = tuple(psi_edges(r, bins))
-    p, wd = _null(key, size_bucket(n), bins, seed, q, tuple(x), tuple(w), len(r), float(np.std(r)), edges)
+    k = (key, size_bucket(n), bins, seed, q)
+    if k not in NOISE_BANDS:
+        x, w = _atoms(r)
+        NOISE_BANDS[k] = _null(key, size_bucket(n), bins, seed, q, tuple(x), tuple(w), len(r), float(np.std(r)), tuple(psi_edges(r, bins)))
+    p, wd = NOISE_BANDS[k]
     return dict(psi=p, wasserstein_norm=wd, rows=size_bucket(n))
 
 # %% ../nbs/19_drift.ipynb #c029

@@ -15,6 +15,7 @@ import pandas as pd
 from .data import FEATURES, frame_problems
 from .drift import STATUSES, Thresholds, distribution_drift, worst
 from .errors import InputError
+from .multivariate import describe_checks, multivariate_drift
 
 # %% auto #0
 __all__ = ['ADVICE', 'data_quality', 'traffic_summary', 'DriftReport', 'compare', 'what_to_do', 'add_performance',
@@ -81,7 +82,7 @@ class DriftReport:
     reference: dict = field(default_factory=dict)  # what the reference was: model, version, data hash, rows
     current: dict = field(default_factory=dict)  # what the current sample was: source, window, rows
     created_at: str = ''  # ISO time of the comparison
-    multivariate: dict | None = None  # the domain classifier's AUC, band, status, leans_on; None when not run
+    multivariate: dict | None = None  # features together (`multivariate_drift`): status, reason, leans_on, classifier, pca; None when not run
     performance: dict | None = None  # live performance of the champion (`add_performance`); None when not measured
 
     def findings(self) -> list[dict]:
@@ -126,10 +127,9 @@ def compare(reference: pd.DataFrame, # reference feature rows (the champion's tr
             requests: pd.DataFrame | None = None, # API requests in the window, for traffic
             thresholds: Thresholds | dict | None = None, # `Thresholds` or overrides of the defaults
             reference_info: dict | None = None, current_info: dict | None = None,
-            multivariate: bool = True, # also run the domain classifier (features taken together)
+            multivariate: bool = True, # also run the multivariate checks (features taken together)
            ) -> DriftReport:
     "Compare the current sample with the reference: feature drift, joint drift, prediction drift, quality, traffic"
-    from housing.multivariate import domain_classifier
     t = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_dict(thresholds)
     if len(current) == 0: raise InputError('current sample is empty: nothing to compare (check the window or the file)')
     missing = [f for f in FEATURES if f not in current.columns or f not in reference.columns]
@@ -142,9 +142,9 @@ def compare(reference: pd.DataFrame, # reference feature rows (the champion's tr
     pred = None
     if reference_predictions is not None and current_predictions is not None and len(current_predictions):
         pred = distribution_drift(reference_predictions, current_predictions, t)
-    joint = domain_classifier(reference[FEATURES], cur, t) if multivariate else None
+    joint = multivariate_drift(reference[FEATURES], cur, t) if multivariate else None
     quality, traffic = data_quality(current, ranges, t), traffic_summary(requests, t)
-    joint_status = joint['status'] if joint and joint['status'] != 'TOO_FEW' else 'OK'  # too few for it alone: the window is still judged
+    joint_status = joint['status'] if joint and joint['status'] != 'TOO_FEW' else 'OK'  # too few for them alone: the window is still judged
     status = worst(*feats['status'], joint_status, *(d['status'] for d in (pred, quality, traffic) if d))
     return DriftReport(status, feats, pred, quality, traffic, t, dict(reference_info or {}, rows=len(reference)),
                        dict(current_info or {}, rows=len(current)), datetime.now(timezone.utc).isoformat(timespec='seconds'), joint)
@@ -210,9 +210,7 @@ def findings_markdown(report: DriftReport) -> str:
     elif drifted.empty: lines.append(f'None of the {n} features has shifted beyond both its threshold and its no-drift band.')
     else: lines.append(f'{len(drifted)} of {n} features shifted: ' + '; '.join(_feature_line(f, r) for f, r in drifted.iterrows()) + '.')
     m = report.multivariate
-    if m: lines.append(f"Features together: **{m['status']}** (domain classifier AUC {m['auc']:.3f}, no-drift band "
-                       f"{m['auc_band']:.3f}" + (f"; leans on {', '.join(m['leans_on'])}" if m['leans_on'] else '') + ')'
-                       if m['status'] != 'TOO_FEW' else f"Features together: {m['reason']}.")
+    if m: lines.append(f"Features together: **{m['status']}** ({'; '.join(describe_checks(m))}).")
     p = report.prediction
     if p: lines.append(f"Predictions: **{p['status']}** (PSI {p['psi']:.3f}, Wasserstein {p['wasserstein_norm']:.3f} σ; "
                        f"mean {p['reference_mean']:.3f} → {p['current_mean']:.3f} in $100,000).")

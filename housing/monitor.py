@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from .drift_report import DriftReport, compare, data_quality, findings_markdown,
 from .samples import (_WARMING, Current, MonitorError, Reference, _cache_path, _fmt_ts, describe_model,  # noqa: F401
                              load_reference, read_current, read_log)
 from .errors import InputError
+from .liveperf import champion_of, estimator_for, live_performance, performance_summary
+from .logquery import read_labelled
 
 # %% auto #0
 __all__ = ['parse_duration', 'parse_time', 'resolve_window', 'write_summary', 'alert_lines', 'append_alert_log',
-           'report_notebook', 'run_monitor']
+           'report_notebook', 'window_performance', 'run_monitor']
 
 # %% ../nbs/20_monitor.ipynb #c007
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
@@ -88,21 +91,44 @@ def report_notebook() -> Path:
     "The drift report notebook: `nbs/pipelines/` under the project root, else beside the installed package"
     return pipeline_notebook('drift_report.ipynb')
 
-def _start_warmer(model_uri, cache_dir: Path):
-    "Fill the held-out prediction cache in a thread while the kernel starts (the cold path loads the model: seconds)"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    marker = cache_dir/_WARMING
+def _start_warmer(card, cache_dir: Path, # the reference's `ModelCard`; the report's cache folder
+                  estimator: bool = True): # also the champion's loss estimator (a window of the log: the performance section)
+    "Fill the held-out prediction cache, then the loss estimator's, in a thread while the kernel starts (cold: seconds each)"
+    markers, why = [cache_dir/_WARMING] + ([cache_dir/_ESTIMATOR/_WARMING] if estimator else []), cache_dir/_ESTIMATOR/_UNAVAILABLE
+    for m in markers: m.parent.mkdir(parents=True, exist_ok=True); m.touch()
+    why.unlink(missing_ok=True)  # said by an earlier run: this one tries again
     def work():
-        try:
-            card = describe_model(model_uri)
-            if not _cache_path(cache_dir, card).exists(): load_reference(card, cache_dir=cache_dir, wait=False)
         # a failure here is harmless: the notebook then computes (and reports) it itself
+        try:
+            if not _cache_path(cache_dir, card).exists(): load_reference(card, cache_dir=cache_dir, wait=False)
         except Exception: pass  # nosec B110
-        finally: marker.unlink(missing_ok=True)
-    marker.touch()
+        finally: markers[0].unlink(missing_ok=True)
+        try:
+            est, note = estimator_for(champion_of(card)) if estimator else (True, None)  # kept in `Settings.cache_dir` by run
+            if est is None: why.write_text(note, encoding='utf-8')  # the notebook says so instead of trying again
+        finally: markers[-1].unlink(missing_ok=True)
     t = threading.Thread(target=work, name='reference-cache', daemon=True)
     t.start()
     return t
+
+# %% ../nbs/20_monitor.ipynb #m002
+_ESTIMATOR = 'loss-estimator'  # subfolder of the report cache whose marker says the monitor is fitting the estimator
+_UNAVAILABLE = 'unavailable.txt'  # ... and where it says why this run has none
+
+def window_performance(card, # the reference's `ModelCard`
+                       prediction_log=None, since=None, until=None, # the log window
+                       thresholds: dict | None = None, # the report's `Thresholds` overrides
+                       cache_dir=None) -> dict: # the report's cache folder (its marker is waited for)
+    "The window's `performance_summary` and hourly realised RMSE of the champion on `card` (no MLflow when its estimator is cached)"
+    from housing.performance import by_window
+    from housing.samples import _wait_for_warmer
+    if cache_dir: _wait_for_warmer(Path(cache_dir)/_ESTIMATOR)
+    champ, why = champion_of(card), Path(cache_dir or '.')/_ESTIMATOR/_UNAVAILABLE
+    est, note = (None, why.read_text(encoding='utf-8')) if cache_dir and why.exists() else estimator_for(champ)
+    lp = live_performance(prediction_log, champ, since, until, est, Thresholds.from_dict(thresholds), estimate_note=note)
+    lab = read_labelled(prediction_log, since, until)
+    lab = lab[lab['model_version'].astype(str) == champ.version] if len(lab) else lab
+    return dict(summary=performance_summary(lp), hourly=by_window(lab, '1h'))
 
 # %% ../nbs/20_monitor.ipynb #c016
 def _stamp() -> str: return datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
@@ -140,17 +166,18 @@ def run_monitor(since=None, # start of the log window: unix seconds, ISO 8601, o
             if count_rows(log, 'predictions', since_ts, until_ts) == 0:
                 win = f'between {_fmt_ts(since_ts)} and {_fmt_ts(until_ts) if until_ts else "now"}' if since_ts or until_ts else 'at all'
                 raise MonitorError(f'prediction log {log} has no predictions {win}: send traffic (`housing simulate`) or widen the window')
+        card = describe_model(model_uri)  # looked up here and passed on: the report's kernel does not import MLflow
     except ValueError as e:
         echo(f'housing monitor: error: {e}'); return 2
     out = Path(output_dir or s.drift_dir); out.mkdir(parents=True, exist_ok=True)
     stem = _unique(out, _stamp())
     html, summary_path = out/f'{stem}.html', out/f'{stem}.json'
     executed = out/f'.{stem}.ipynb'
-    params = dict(model_uri=model_uri, current=str(Path(current).resolve()) if current else None, cache_dir=str(out/'.cache'),
+    params = dict(model_uri=model_uri, reference_card=asdict(card), current=str(Path(current).resolve()) if current else None, cache_dir=str(out/'.cache'),
                   prediction_log=str(Path(prediction_log).resolve()) if prediction_log else None,
                   since=since_ts, until=until_ts, thresholds=dict(thresholds or {}), summary_path=str(summary_path))
     t0 = time.perf_counter()
-    warmer = _start_warmer(model_uri, out/'.cache')
+    warmer = _start_warmer(card, out/'.cache', estimator=not current)
     try: res = execute(notebook, executed, params, name='drift_report', render=False)  # rendered once below, without code
     finally: warmer.join()
     if not res.ok:

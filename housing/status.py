@@ -14,6 +14,7 @@ from pathlib import Path
 from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri
 from .logquery import totals
 from .drift_report import traffic_summary
+from .multivariate import describe_checks
 from .samples import MonitorError, read_log
 
 # %% auto #0
@@ -121,9 +122,7 @@ def drift_lines(r: dict | None, # a report's JSON summary (`latest_report`), or 
     out = _wrap('Drift', f"{r['status']} at {_when(r.get('created_at'))} on {r.get('current', {}).get('rows', 0):,} rows", width)
     for f in r.get('features', []): out += _wrap('', _feature_line(f), width)
     m = r.get('multivariate')
-    if m and m.get('auc') is not None:
-        out += _wrap('', f"{'together':<11}{m['status']:<8}AUC {m['auc']:.3f} (no-drift band {m['auc_band']:.3f})"
-                         + (f"; leans on {', '.join(m['leans_on'])}" if m.get('leans_on') else ''), width)
+    for i, line in enumerate(describe_checks(m) if m else []): out += _wrap('', f"{'' if i else 'together':<11}{line}", width)
     by_level = {}
     for f in r.get('findings', []): by_level.setdefault(f['level'], []).append(f['name'])
     if by_level: out += _wrap('', '; '.join(f"{lvl} {', '.join(names)}" for lvl, names in sorted(by_level.items())), width)

@@ -3,8 +3,9 @@
 
 Done means (issues 4 and 16): on `iid` traffic at most 1 of 20 windows ALERTs at any size from 50 to 100,000 rows;
 `income_shift` and `coastal_shift` ALERT in 20 of 20 at 1,000 rows and more; `joint_shift` (every marginal kept,
-incomes handed to other blocks) at 3,000 rows makes the multivariate check ALERT in 20 of 20 while every feature's
-status stays OK; `bad_quality` reports its out-of-range share. The full grid is marked `slow` (a few minutes on two
+incomes handed to other blocks) at 3,000 rows makes both multivariate checks (the domain classifier and the PCA
+reconstruction error) ALERT in 20 of 20 while every feature's status stays OK, and the PCA check, which judges from
+50 rows, catches it at 200 rows where the classifier cannot yet; `bad_quality` reports its out-of-range share. The full grid is marked `slow` (a few minutes on two
 cores); `bench/bench_drift.py` (`make bench-drift`) prints the whole table, with the smallest size caught.
 """
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from housing.data import FEATURES
 from housing.drift_report import compare
+from housing.multivariate import pca_check
 from housing.simulate import INVALID_SHARE, OUT_OF_RANGE_SHARE, draw_rows
 
 SEEDS = range(20)
@@ -41,12 +43,13 @@ def test_iid_traffic_alerts_in_at_most_1_of_20_windows_with_every_check(referenc
     statuses = [r.status for r in reports]
     print(f"\ncalibration iid n={n}: {_count(statuses)}; multivariate {_count([(r.multivariate or {}).get('status') for r in reports])}")
     assert statuses.count('ALERT') <= 1, statuses
-    if n < 200: assert {r.multivariate['status'] for r in reports} == {'TOO_FEW'}
+    if n < 200: assert {r.multivariate['classifier']['status'] for r in reports} == {'TOO_FEW'}
 
 
 def test_fewer_rows_than_the_minimum_are_too_few_to_judge(reference):
     report, _ = _report(reference, 30, 'income_shift', 0, multivariate=True)
     assert set(report.features['status']) == {'TOO_FEW'} and report.multivariate['status'] == 'TOO_FEW'
+    assert report.multivariate['pca']['reason'] == 'too few rows to judge (n = 30 < 50)'
     assert report.features.loc['MedInc', 'reason'] == 'too few rows to judge (n = 30 < 50)'
     assert report.status == 'TOO_FEW'
 
@@ -65,16 +68,35 @@ def test_shift_scenarios_alert_on_the_shifted_features_in_20_of_20_windows(refer
 
 @pytest.mark.slow
 def test_joint_shift_is_caught_by_the_multivariate_check_alone(reference):
-    "Marginals kept, relation changed: every feature OK, the domain classifier ALERTs and leans on MedInc"
+    "Marginals kept, relation changed: every feature OK, both multivariate checks ALERT and the classifier leans on MedInc"
     reports = [_report(reference, 3_000, 'joint_shift', seed, multivariate=True)[0] for seed in SEEDS]
     mv = [r.multivariate for r in reports]
     print(f"\ncalibration joint_shift n=3000: multivariate {_count([m['status'] for m in mv])}, AUC "
-          f"{min(m['auc'] for m in mv):.3f}..{max(m['auc'] for m in mv):.3f}; features all OK in "
+          f"{min(m['classifier']['auc'] for m in mv):.3f}..{max(m['classifier']['auc'] for m in mv):.3f}, PCA error ratio "
+          f"{min(m['pca']['error_ratio'] for m in mv):.2f}..{max(m['pca']['error_ratio'] for m in mv):.2f}; features all OK in "
           f"{sum(set(r.features['status']) == {'OK'} for r in reports)}/20; predictions {_count([r.prediction['status'] for r in reports])}")
-    assert [m['status'] for m in mv] == ['ALERT'] * 20
+    assert [(m['classifier']['status'], m['pca']['status']) for m in mv] == [('ALERT', 'ALERT')] * 20
     assert all(set(r.features['status']) == {'OK'} for r in reports)
     # incomes moved across blocks: the classifier leans on income together with what it used to go with (rooms)
-    assert all('MedInc' in list(m['leans_on'])[:2] for m in mv), [m['leans_on'] for m in mv]
+    assert all('MedInc' in list(m['classifier']['leans_on'])[:2] for m in mv), [m['classifier']['leans_on'] for m in mv]
+
+
+@pytest.mark.parametrize('n', [50, 200, 100_000])
+def test_the_pca_check_raises_no_false_alarm_on_iid_traffic(reference, n):
+    "The PCA check alone (milliseconds a window): at most 1 of 20 iid windows ALERT, from 50 rows to 100,000"
+    checks = [pca_check(reference.X_train[FEATURES], draw_rows(reference.X_test, n, 'iid', seed)[FEATURES]) for seed in SEEDS]
+    print(f"\ncalibration PCA iid n={n}: {_count([c['status'] for c in checks])}; error ratio "
+          f"{min(c['error_ratio'] for c in checks):.2f}..{max(c['error_ratio'] for c in checks):.2f}, band {checks[0]['band']:.2f}")
+    assert [c['status'] for c in checks].count('ALERT') <= 1
+
+
+def test_the_pca_check_catches_joint_shift_where_the_classifier_has_too_few_rows(reference):
+    "joint_shift at 200 rows: the PCA check ALERTs in 20 of 20; the error grew in MedInc and what it went with (rooms)"
+    checks = [pca_check(reference.X_train[FEATURES], draw_rows(reference.X_test, 200, 'joint_shift', seed)[FEATURES]) for seed in SEEDS]
+    print(f"\ncalibration PCA joint_shift n=200: {_count([c['status'] for c in checks])}; error ratio "
+          f"{min(c['error_ratio'] for c in checks):.2f}..{max(c['error_ratio'] for c in checks):.2f}, band {checks[0]['band']:.2f}")
+    assert [c['status'] for c in checks] == ['ALERT'] * 20
+    assert all({'MedInc', 'AveRooms'} <= set(list(c['leans_on'])[:2]) for c in checks), [c['leans_on'] for c in checks]
 
 
 def test_bad_quality_reports_the_out_of_range_share(reference):

@@ -32,6 +32,21 @@ def test_income_shift_report_alerts_and_fails_on_alert(rendered):
     assert 'ALERT: ' in printed[0] and 'MedInc' in printed[0]
 
 
+def test_the_report_kernel_renders_with_the_registry_out_of_reach(rendered, simulated_log, reference, tmp_path, monkeypatch):
+    "Given the card `run_monitor` passes, the kernel never looks the model up: MLflow's store may be unreachable"
+    from dataclasses import asdict
+
+    from housing.monitor import describe_model, report_notebook
+    from housing.runner import execute
+    card = describe_model(reference.info['model_uri'])
+    _, out, _ = rendered
+    monkeypatch.setenv('MLFLOW_TRACKING_URI', f"sqlite:///{tmp_path/'absent'/'mlflow.db'}")  # the kernel inherits it
+    res = execute(report_notebook(), tmp_path/'report.ipynb', dict(reference_card=asdict(card), prediction_log=str(simulated_log),
+                  cache_dir=str(out/'.cache'), summary_path=str(tmp_path/'summary.json')), name='drift_report', render=False)
+    assert res.ok, res.error
+    assert json.loads((tmp_path/'summary.json').read_text())['status'] == 'ALERT'
+
+
 def test_html_is_self_contained_and_shows_every_section(rendered):
     _, out, _ = rendered
     html_path = next(out.glob('*.html'))
