@@ -303,7 +303,7 @@ def create_app(model=None, # a `LoadedModel` to serve instead of loading `model_
         perf = asyncio.create_task(follow_performance(svc))  # live performance gauges, every HOUSING_PERF_REFRESH_S
         yield
         if follower is not None: follower.cancel()
-        perf.cancel()
+        perf.cancel(); await asyncio.wait([perf])  # its `finally` stops the refresh process before the app is gone
         svc.close()
 
     app = FastAPI(title='housing prediction API', version=housing.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,

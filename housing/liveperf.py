@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ from .performance import LossEstimator, PerformanceCheck, check_performance
 # %% auto #0
 __all__ = ['WINDOWS', 'STATUS_CODES', 'Champion', 'champion_of', 'champion_reference', 'fit_loss_estimator', 'loss_estimator',
            'LivePerformance', 'live_performance', 'estimator_for', 'performance_windows', 'performance_summary',
-           'performance_gauges', 'set_gauges', 'refresh_once', 'follow_performance', 'report_performance',
-           'performance_markdown']
+           'performance_gauges', 'set_gauges', 'champion_windows', 'refresh_inputs', 'refresh_once', 'refresh_pool',
+           'stop_pool', 'follow_performance', 'report_performance', 'performance_markdown']
 
 # %% ../nbs/25a_liveperf.ipynb #c006
 @dataclass(frozen=True)
@@ -195,30 +196,81 @@ def set_gauges(gauges: dict, windows: dict): # {label: LivePerformance}
 
 # %% ../nbs/25a_liveperf.ipynb #c029
 _log = logging.getLogger('uvicorn.error')
+_FITTED: dict = {}  # run id -> (LossEstimator or None, why none): each run's estimator is looked for once per process
 
-def refresh_once(svc, gauges: dict, estimators: dict) -> dict | None: # `service.Service`; run id -> (estimator, note)
-    "Recompute the windows of the model `svc` serves and set the gauges; the windows, or None with no model"
+def champion_windows(log, # the prediction log's path
+                     champion: Champion, tracking_uri: str | None = None, cache_dir=None, data_path=None,
+                     thresholds: Thresholds | None = None) -> tuple:
+    "(`performance_windows` of `champion` on `log`, why there is no estimate or None): plain values in and out"
+    if champion.run_id not in _FITTED: _FITTED[champion.run_id] = estimator_for(champion, tracking_uri, cache_dir, data_path)
+    est, note = _FITTED[champion.run_id]
+    return performance_windows(log, champion, estimator=est, estimate_note=note, thresholds=thresholds), note
+
+def refresh_inputs(svc) -> tuple | None: # a `service.Service`
+    "The arguments of `champion_windows` for the model `svc` serves (all picklable); None with no model"
     if svc.model is None: return None
-    champ, s = champion_of(svc.model.loaded), svc.settings
-    if champ.run_id not in estimators:
-        estimators[champ.run_id] = estimator_for(champ, s.tracking_uri, s.cache_dir, s.raw_data)
-        if estimators[champ.run_id][1]: _log.warning('housing API: no estimated RMSE for version %s: %s', champ.version, estimators[champ.run_id][1])
-    est, note = estimators[champ.run_id]
-    windows = performance_windows(getattr(svc.log, 'path', None) or s.prediction_log, champ, estimator=est, estimate_note=note)
+    s = svc.settings
+    return getattr(svc.log, 'path', None) or s.prediction_log, champion_of(svc.model.loaded), s.tracking_uri, s.cache_dir, s.raw_data
+
+def refresh_once(svc, gauges: dict) -> dict | None: # `performance_gauges`
+    "Recompute the windows of the model `svc` serves, in this process, and set the gauges; the windows, or None with no model"
+    if (args := refresh_inputs(svc)) is None: return None
+    windows, _ = champion_windows(*args)
     set_gauges(gauges, windows)
     return windows
 
-async def follow_performance(svc):
-    "Refresh the live performance gauges every `perf_refresh_s` seconds (runs for the life of the app; 0: never)"
-    if not svc.settings.perf_refresh_s: return
-    gauges, estimators = performance_gauges(svc.metrics.registry), {}
-    while True:
-        try: svc.performance = await asyncio.to_thread(refresh_once, svc, gauges, estimators)
-        except Exception as e:  # noqa: BLE001 - a failed refresh keeps the last figures; the next one retries
-            _log.warning('housing API: live performance refresh failed: %s: %s', type(e).__name__, mask_uri(str(e)))
-        await asyncio.sleep(svc.settings.perf_refresh_s)
+# %% ../nbs/25a_liveperf.ipynb #c032
+def _child_init(parent: int): # the API worker's pid
+    "The refresh process: a lower priority, Ctrl-C left to the parent, and an exit when the parent is gone"
+    import signal
+    import threading
+    os.nice(10)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def watch():
+        while os.getppid() == parent: time.sleep(1)
+        os._exit(0)
+    threading.Thread(target=watch, name='housing-parent-watch', daemon=True).start()
 
-# %% ../nbs/25a_liveperf.ipynb #lp02
+def refresh_pool():
+    "A pool of one spawned, low-priority process for the refresh (it starts at the first `submit`)"
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=_child_init, initargs=(os.getpid(),))
+
+def stop_pool(pool, grace: float = 1.0): # seconds a refresh under way may take to finish
+    "Shut `pool` down and leave no process behind: an idle child exits, a busy one is killed after `grace` s"
+    procs = list((getattr(pool, '_processes', None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(grace)
+        if p.is_alive(): p.kill(); p.join(5)
+
+# %% ../nbs/25a_liveperf.ipynb #c036
+async def follow_performance(svc):
+    "Refresh the live performance gauges every `perf_refresh_s` seconds in a child process (for the life of the app; 0: never)"
+    if not svc.settings.perf_refresh_s: return
+    from concurrent.futures.process import BrokenProcessPool
+    gauges, noted, pool = performance_gauges(svc.metrics.registry), set(), None
+    try:
+        while True:
+            try:
+                if (args := refresh_inputs(svc)) is None: svc.performance = None
+                else:
+                    pool = pool or refresh_pool()
+                    windows, note = await asyncio.wrap_future(pool.submit(champion_windows, *args))
+                    set_gauges(gauges, windows); svc.performance = windows
+                    if note and args[1].run_id not in noted:
+                        noted.add(args[1].run_id); _log.warning('housing API: no estimated RMSE for version %s: %s', args[1].version, note)
+            except BrokenProcessPool:
+                _log.warning('housing API: the live performance process died; a new one starts at the next refresh')
+                stop_pool(pool); pool = None
+            except Exception as e:  # noqa: BLE001 - a failed refresh keeps the last figures; the next one retries
+                _log.warning('housing API: live performance refresh failed: %s: %s', type(e).__name__, mask_uri(str(e)))
+            await asyncio.sleep(svc.settings.perf_refresh_s)
+    finally:
+        if pool is not None: stop_pool(pool)
+
+# %% ../nbs/25a_liveperf.ipynb #c039
 def report_performance(model_uri: str | None = None, # the report's reference model; default the champion
                        prediction_log=None, since=None, until=None,
                        thresholds: dict | None = None, # the report's `Thresholds` overrides
