@@ -20,10 +20,11 @@ from .logquery import read_labelled, recent_predictions
 from .performance import LossEstimator, PerformanceCheck, check_performance
 
 # %% auto #0
-__all__ = ['WINDOWS', 'STATUS_CODES', 'Champion', 'champion_of', 'champion_reference', 'fit_loss_estimator', 'loss_estimator',
-           'LivePerformance', 'live_performance', 'estimator_for', 'performance_windows', 'performance_summary',
-           'performance_gauges', 'set_gauges', 'champion_windows', 'refresh_inputs', 'refresh_once', 'refresh_pool',
-           'stop_pool', 'follow_performance', 'report_performance', 'performance_markdown']
+__all__ = ['NO_ESTIMATE_RETRY_S', 'WINDOWS', 'STATUS_CODES', 'Champion', 'champion_of', 'champion_reference',
+           'fit_loss_estimator', 'loss_estimator', 'LivePerformance', 'live_performance', 'estimator_for',
+           'performance_windows', 'performance_summary', 'performance_gauges', 'set_gauges', 'champion_windows',
+           'refresh_inputs', 'refresh_once', 'refresh_pool', 'stop_pool', 'follow_performance', 'report_performance',
+           'performance_markdown']
 
 # %% ../nbs/25a_liveperf.ipynb #c006
 @dataclass(frozen=True)
@@ -147,14 +148,21 @@ def live_performance(log=None, # the prediction log; default `Settings.predictio
                            _estimate(estimator, recent), len(recent), _estimate(estimator, lab), note)
 
 # %% ../nbs/25a_liveperf.ipynb #c020
+_NO_ESTIMATE: dict = {}  # run id -> (monotonic time to ask again, why its run gave no estimator), this process
+NO_ESTIMATE_RETRY_S = 600  # a run without out-of-fold predictions is asked again after this long, not at every view
+
 def estimator_for(champion: Champion, tracking_uri: str | None = None, cache_dir=None, data_path=None) -> tuple:
     "(`LossEstimator`, None) for the champion, or (None, why there is none)"
+    if (seen := _NO_ESTIMATE.get(champion.run_id)) and time.monotonic() < seen[0]: return None, seen[1]
     try: return loss_estimator(champion, tracking_uri, cache_dir, data_path), None
+    except NotFoundError as e:  # the run has no `predictions.npz` (or the store could not give it): not again at once
+        _NO_ESTIMATE[champion.run_id] = (time.monotonic() + NO_ESTIMATE_RETRY_S, why := mask_uri(str(e)))
+        return None, why
     except (HousingError, OSError) as e: return None, mask_uri(str(e))
     except Exception as e:  # noqa: BLE001 - an estimate is informative: no failure to make one may break a view
         return None, mask_uri(f'{type(e).__name__}: {e}')
 
-# %% ../nbs/25a_liveperf.ipynb #c023
+# %% ../nbs/25a_liveperf.ipynb #c025
 WINDOWS = {'1h': 3600, '24h': 86400, '7d': 7 * 86400}  # label -> seconds: the windows shown live
 
 def performance_windows(log=None, champion: Champion | None = None, now: float | None = None,
@@ -171,7 +179,7 @@ def performance_summary(lp: LivePerformance) -> dict:
                 realised=r, estimated_rmse=lp.estimated_rmse, estimated_rows=lp.estimated_rows,
                 estimated_on_labelled=lp.estimated_on_labelled, estimate_gap=lp.estimate_gap, estimate_note=lp.estimate_note)
 
-# %% ../nbs/25a_liveperf.ipynb #c026
+# %% ../nbs/25a_liveperf.ipynb #c028
 _GAUGES = {'rmse': 'Realised RMSE of the champion on labelled predictions, by window',
            'mae': 'Realised MAE of the champion on labelled predictions, by window',
            'bias': 'Realised bias (mean prediction - label) of the champion, by window',
@@ -194,7 +202,7 @@ def set_gauges(gauges: dict, windows: dict): # {label: LivePerformance}
                       estimated_rmse=lp.estimated_rmse, status=STATUS_CODES[lp.status])
         for k, v in values.items(): gauges[k].labels(label).set(float('nan') if v is None else float(v))
 
-# %% ../nbs/25a_liveperf.ipynb #c029
+# %% ../nbs/25a_liveperf.ipynb #c031
 _log = logging.getLogger('uvicorn.error')
 _FITTED: dict = {}  # run id -> (LossEstimator or None, why none): each run's estimator is looked for once per process
 
@@ -219,7 +227,7 @@ def refresh_once(svc, gauges: dict) -> dict | None: # `performance_gauges`
     set_gauges(gauges, windows)
     return windows
 
-# %% ../nbs/25a_liveperf.ipynb #c032
+# %% ../nbs/25a_liveperf.ipynb #c034
 def _child_init(parent: int): # the API worker's pid
     "The refresh process: a lower priority, Ctrl-C left to the parent, and an exit when the parent is gone"
     import signal
@@ -245,7 +253,7 @@ def stop_pool(pool, grace: float = 1.0): # seconds a refresh under way may take 
         p.join(grace)
         if p.is_alive(): p.kill(); p.join(5)
 
-# %% ../nbs/25a_liveperf.ipynb #c036
+# %% ../nbs/25a_liveperf.ipynb #c038
 async def follow_performance(svc):
     "Refresh the live performance gauges every `perf_refresh_s` seconds in a child process (for the life of the app; 0: never)"
     if not svc.settings.perf_refresh_s: return
@@ -270,15 +278,17 @@ async def follow_performance(svc):
     finally:
         if pool is not None: stop_pool(pool)
 
-# %% ../nbs/25a_liveperf.ipynb #c039
+# %% ../nbs/25a_liveperf.ipynb #c041
 def report_performance(model_uri: str | None = None, # the report's reference model; default the champion
                        prediction_log=None, since=None, until=None,
                        thresholds: dict | None = None, # the report's `Thresholds` overrides
-                       tracking_uri: str | None = None) -> dict:
+                       tracking_uri: str | None = None,
+                       champion: Champion | None = None, # known already: no registry lookup (`model_uri` unused)
+                       estimate: tuple | None = None) -> dict: # (estimator, why none) known already: no `estimator_for`
     "The window's `performance_summary` and its hourly realised RMSE (`performance.by_window`)"
     from housing.performance import by_window
-    champ = champion_reference(tracking_uri, model_uri)
-    est, note = estimator_for(champ, tracking_uri)
+    champ = champion or champion_reference(tracking_uri, model_uri)
+    est, note = estimate or estimator_for(champ, tracking_uri)
     lp = live_performance(prediction_log, champ, since, until, est, Thresholds.from_dict(thresholds), estimate_note=note)
     lab = read_labelled(prediction_log, since, until)
     lab = lab[lab['model_version'].astype(str) == champ.version] if len(lab) else lab

@@ -20,8 +20,7 @@ from .drift_report import DriftReport, compare, data_quality, findings_markdown,
 from .samples import (_WARMING, Current, MonitorError, Reference, _cache_path, _fmt_ts, describe_model,  # noqa: F401
                              load_reference, read_current, read_log)
 from .errors import InputError
-from .liveperf import champion_of, estimator_for, live_performance, performance_summary
-from .logquery import read_labelled
+from .liveperf import champion_of, estimator_for, report_performance
 
 # %% auto #0
 __all__ = ['parse_duration', 'parse_time', 'resolve_window', 'write_summary', 'alert_lines', 'append_alert_log',
@@ -120,15 +119,11 @@ def window_performance(card, # the reference's `ModelCard`
                        thresholds: dict | None = None, # the report's `Thresholds` overrides
                        cache_dir=None) -> dict: # the report's cache folder (its marker is waited for)
     "The window's `performance_summary` and hourly realised RMSE of the champion on `card` (no MLflow when its estimator is cached)"
-    from housing.performance import by_window
     from housing.samples import _wait_for_warmer
     if cache_dir: _wait_for_warmer(Path(cache_dir)/_ESTIMATOR)
     champ, why = champion_of(card), Path(cache_dir or '.')/_ESTIMATOR/_UNAVAILABLE
-    est, note = (None, why.read_text(encoding='utf-8')) if cache_dir and why.exists() else estimator_for(champ)
-    lp = live_performance(prediction_log, champ, since, until, est, Thresholds.from_dict(thresholds), estimate_note=note)
-    lab = read_labelled(prediction_log, since, until)
-    lab = lab[lab['model_version'].astype(str) == champ.version] if len(lab) else lab
-    return dict(summary=performance_summary(lp), hourly=by_window(lab, '1h'))
+    est = (None, why.read_text(encoding='utf-8')) if cache_dir and why.exists() else estimator_for(champ)
+    return report_performance(prediction_log=prediction_log, since=since, until=until, thresholds=thresholds, champion=champ, estimate=est)
 
 # %% ../nbs/20_monitor.ipynb #c016
 def _stamp() -> str: return datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
