@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'api'))
 from api_support import free_port  # noqa: E402
 
-from conftest import write_traffic  # noqa: E402
+from liveperf_support import write_traffic  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2]/'housing'/'dashboard.py'
 

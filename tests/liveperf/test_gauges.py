@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'api'))
 from api_support import HOST, Server  # noqa: E402
 
-from conftest import rmse  # noqa: E402
+from liveperf_support import rmse  # noqa: E402
 
 
 def gauges(port: int) -> dict:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import rmse
+from liveperf_support import rmse
 
 
 def test_labelled_rows_join_their_predictions_by_request_and_position(tmp_path, trained_store, traffic):

@@ -11,7 +11,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'api'))
 from api_support import Server  # noqa: E402
 
-from conftest import rmse  # noqa: E402
+from liveperf_support import rmse  # noqa: E402
 from test_gauges import wait_for  # noqa: E402
 
 

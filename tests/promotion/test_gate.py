@@ -2,7 +2,7 @@
 every move is recorded; `housing rollback` undoes the last one."""
 import numpy as np
 
-from conftest import write_labelled_log
+from promotion_support import write_labelled_log
 from housing.config import MODEL_NAME
 from housing.promotion import alias_history, promote
 from housing.tracking import describe_model, load_model

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import write_labelled_log
+from promotion_support import write_labelled_log
 from housing.config import MODEL_NAME
 from housing.data import FEATURES, split_train_test
 from housing.promotion import alias_history

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-HOUSING = Path(sys.executable).parent/'housing'
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def pytest_configure(config):
@@ -61,10 +61,3 @@ def spark():
     s = spark_session('local[2]')
     yield s
     s.stop()
-
-
-def run_housing(*args, env=None, timeout=600):
-    "`housing ARGS` as a user runs it: (return code, stdout, stderr)"
-    import subprocess
-    r = subprocess.run([str(HOUSING), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
-    return r.returncode, r.stdout, r.stderr

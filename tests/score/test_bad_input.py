@@ -129,7 +129,7 @@ def test_output_over_the_input_is_refused(tmp_path, capsys, store_env):
 
 
 def test_console_script_exits_non_zero(tmp_path):
-    from conftest import run_housing
+    from score_support import run_housing
     code, out, err = run_housing('score', tmp_path/'none.parquet', tmp_path/'out.parquet')
     assert code == 2 and err.strip() == f"housing score: error: {tmp_path/'none.parquet'}: file not found; expected a Parquet or CSV file with the columns {', '.join(FEATURES)}"
     assert not list(tmp_path.iterdir())

@@ -55,7 +55,7 @@ def test_output_schema_is_fixed(pandas_run):
 def test_cli_prints_the_counts(score_files, trained_store, tmp_path):
     import os
 
-    from conftest import run_housing
+    from score_support import run_housing
     env = dict(os.environ, MLFLOW_TRACKING_URI=trained_store['tracking_uri'])
     code, out, err = run_housing('score', score_files['csv'], tmp_path/'preds.parquet', env=env)
     assert code == 0, err

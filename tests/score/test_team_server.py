@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from conftest import HOUSING
+from score_support import HOUSING
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
