@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -148,16 +149,33 @@ def live_performance(log=None, # the prediction log; default `Settings.predictio
                            _estimate(estimator, recent), len(recent), _estimate(estimator, lab), note)
 
 # %% ../nbs/25a_liveperf.ipynb #c020
-_NO_ESTIMATE: dict = {}  # run id -> (monotonic time to ask again, why its run gave no estimator), this process
+_NO_ESTIMATE: dict = {}  # run id -> (unix time to ask again, why its run gave no estimator): this process's copy of the verdict files
 NO_ESTIMATE_RETRY_S = 600  # a run without out-of-fold predictions is asked again after this long, not at every view
+
+def _verdict_path(champion: Champion, cache_dir=None) -> Path:
+    "Where any process finds that `champion`'s run gave no estimator (beside the estimators themselves)"
+    return Path(cache_dir or get_settings().cache_dir)/'loss-estimators'/f'{champion.run_id}.none.json'
+
+def _no_estimate(champion: Champion, cache_dir=None) -> str | None:
+    "Why `champion`'s run has no estimator, if that was found (in this or another process) less than `NO_ESTIMATE_RETRY_S` ago"
+    seen = _NO_ESTIMATE.get(champion.run_id)
+    if seen is None:
+        try: seen = tuple(json.loads(_verdict_path(champion, cache_dir).read_text(encoding='utf-8')).values())
+        except (OSError, ValueError, TypeError): return None
+    return seen[1] if time.time() < seen[0] else None
 
 def estimator_for(champion: Champion, tracking_uri: str | None = None, cache_dir=None, data_path=None) -> tuple:
     "(`LossEstimator`, None) for the champion, or (None, why there is none)"
-    if (seen := _NO_ESTIMATE.get(champion.run_id)) and time.monotonic() < seen[0]: return None, seen[1]
+    if (why := _no_estimate(champion, cache_dir)) is not None: return None, why
     try: return loss_estimator(champion, tracking_uri, cache_dir, data_path), None
-    except NotFoundError as e:  # the run has no `predictions.npz` (or the store could not give it): not again at once
-        _NO_ESTIMATE[champion.run_id] = (time.monotonic() + NO_ESTIMATE_RETRY_S, why := mask_uri(str(e)))
-        return None, why
+    except NotFoundError as e:  # the run has no `predictions.npz` (or the store could not give it): not again at once, in any process
+        _NO_ESTIMATE[champion.run_id] = seen = (time.time() + NO_ESTIMATE_RETRY_S, mask_uri(str(e)))
+        path = _verdict_path(champion, cache_dir)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(retry_at=seen[0], why=seen[1])), encoding='utf-8'); tmp.replace(path)
+        except OSError: pass  # nosec B110 - a read-only cache: this process still remembers
+        return None, seen[1]
     except (HousingError, OSError) as e: return None, mask_uri(str(e))
     except Exception as e:  # noqa: BLE001 - an estimate is informative: no failure to make one may break a view
         return None, mask_uri(f'{type(e).__name__}: {e}')

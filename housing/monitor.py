@@ -93,9 +93,8 @@ def report_notebook() -> Path:
 def _start_warmer(card, cache_dir: Path, # the reference's `ModelCard`; the report's cache folder
                   estimator: bool = True): # also the champion's loss estimator (a window of the log: the performance section)
     "Fill the held-out prediction cache, then the loss estimator's, in a thread while the kernel starts (cold: seconds each)"
-    markers, why = [cache_dir/_WARMING] + ([cache_dir/_ESTIMATOR/_WARMING] if estimator else []), cache_dir/_ESTIMATOR/_UNAVAILABLE
+    markers = [cache_dir/_WARMING] + ([cache_dir/_ESTIMATOR/_WARMING] if estimator else [])
     for m in markers: m.parent.mkdir(parents=True, exist_ok=True); m.touch()
-    why.unlink(missing_ok=True)  # said by an earlier run: this one tries again
     def work():
         # a failure here is harmless: the notebook then computes (and reports) it itself
         try:
@@ -103,8 +102,7 @@ def _start_warmer(card, cache_dir: Path, # the reference's `ModelCard`; the repo
         except Exception: pass  # nosec B110
         finally: markers[0].unlink(missing_ok=True)
         try:
-            est, note = estimator_for(champion_of(card)) if estimator else (True, None)  # kept in `Settings.cache_dir` by run
-            if est is None: why.write_text(note, encoding='utf-8')  # the notebook says so instead of trying again
+            if estimator: estimator_for(champion_of(card))  # kept in `Settings.cache_dir` by run, as is a run's lack of one
         finally: markers[-1].unlink(missing_ok=True)
     t = threading.Thread(target=work, name='reference-cache', daemon=True)
     t.start()
@@ -112,7 +110,6 @@ def _start_warmer(card, cache_dir: Path, # the reference's `ModelCard`; the repo
 
 # %% ../nbs/20_monitor.ipynb #m002
 _ESTIMATOR = 'loss-estimator'  # subfolder of the report cache whose marker says the monitor is fitting the estimator
-_UNAVAILABLE = 'unavailable.txt'  # ... and where it says why this run has none
 
 def window_performance(card, # the reference's `ModelCard`
                        prediction_log=None, since=None, until=None, # the log window
@@ -121,9 +118,9 @@ def window_performance(card, # the reference's `ModelCard`
     "The window's `performance_summary` and hourly realised RMSE of the champion on `card` (no MLflow when its estimator is cached)"
     from housing.samples import _wait_for_warmer
     if cache_dir: _wait_for_warmer(Path(cache_dir)/_ESTIMATOR)
-    champ, why = champion_of(card), Path(cache_dir or '.')/_ESTIMATOR/_UNAVAILABLE
-    est = (None, why.read_text(encoding='utf-8')) if cache_dir and why.exists() else estimator_for(champ)
-    return report_performance(prediction_log=prediction_log, since=since, until=until, thresholds=thresholds, champion=champ, estimate=est)
+    champ = champion_of(card)
+    return report_performance(prediction_log=prediction_log, since=since, until=until, thresholds=thresholds, champion=champ,
+                              estimate=estimator_for(champ))
 
 # %% ../nbs/20_monitor.ipynb #c016
 def _stamp() -> str: return datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')
