@@ -263,13 +263,17 @@ def refresh_pool():
     from concurrent.futures import ProcessPoolExecutor
     return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=_child_init, initargs=(os.getpid(),))
 
-def stop_pool(pool, grace: float = 1.0): # seconds a refresh under way may take to finish
-    "Shut `pool` down and leave no process behind: an idle child exits, a busy one is killed after `grace` s"
+def stop_pool(pool, grace: float = 1.0) -> list: # seconds a refresh under way may take to finish
+    "Shut `pool` down and leave no process behind: an idle child exits, a busy one is killed after `grace` s; returns the pids left (none)"
+    from multiprocessing.connection import wait
     procs = list((getattr(pool, '_processes', None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        p.join(grace)
-        if p.is_alive(): p.kill(); p.join(5)
+    left = []
+    for p in procs:  # a child's end is its sentinel closing: `is_alive` can say True for a moment when the pool's thread reaped it
+        if not wait([p.sentinel], grace):
+            p.kill()
+            if not wait([p.sentinel], 10): left.append(p.pid)
+    return left
 
 # %% ../nbs/25a_liveperf.ipynb #c038
 async def follow_performance(svc):
