@@ -160,8 +160,8 @@ def _no_estimate(champion: Champion, cache_dir=None) -> str | None:
     "Why `champion`'s run has no estimator, if that was found (in this or another process) less than `NO_ESTIMATE_RETRY_S` ago"
     seen = _NO_ESTIMATE.get(champion.run_id)
     if seen is None:
-        try: seen = tuple(json.loads(_verdict_path(champion, cache_dir).read_text(encoding='utf-8')).values())
-        except (OSError, ValueError, TypeError): return None
+        try: v = json.loads(_verdict_path(champion, cache_dir).read_text(encoding='utf-8')); seen = (float(v['retry_at']), str(v['why']))
+        except (OSError, ValueError, TypeError, KeyError): return None  # none, or not one we wrote: ask the store
     return seen[1] if time.time() < seen[0] else None
 
 def estimator_for(champion: Champion, tracking_uri: str | None = None, cache_dir=None, data_path=None) -> tuple:
