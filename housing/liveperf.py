@@ -78,20 +78,29 @@ def fit_loss_estimator(champion: Champion, tracking_uri: str | None = None,
 _TRUSTED = ['sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor']
 _ESTIMATORS: dict = {}  # run id -> fitted LossEstimator, this process
 
+def _cache_file(champion: Champion, cache_dir, suffix: str) -> Path:
+    "A file of `champion`'s run in the estimator cache: its estimator ('.skops') or the verdict that it has none ('.none.json')"
+    return Path(cache_dir or get_settings().cache_dir)/'loss-estimators'/f'{champion.run_id}{suffix}'
+
+def _write_atomically(path: Path, write): # write(tmp) fills a file of this process beside `path`
+    "Put a file in place whole: readers (other API workers, the report's kernel) never see half of one, writers never share a temporary"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    write(tmp); tmp.replace(path)
+
 def loss_estimator(champion: Champion, tracking_uri: str | None = None,
                    cache_dir=None, # default `Settings.cache_dir`
                    data_path=None) -> LossEstimator:
     "The champion's fitted `LossEstimator`: from memory, from the cache folder, or fitted (and cached) now"
     import skops.io as sio
     if (est := _ESTIMATORS.get(champion.run_id)) is not None: return est
-    path = Path(cache_dir or get_settings().cache_dir)/'loss-estimators'/f'{champion.run_id}.skops'
+    path = _cache_file(champion, cache_dir, '.skops')
     est = LossEstimator(seed=champion.seed)
     try: est.model = sio.load(path, trusted=_TRUSTED)
     except (OSError, ValueError, TypeError): est = None  # missing or unreadable: refit
     if est is None:
         est = fit_loss_estimator(champion, tracking_uri, data_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix('.tmp'); sio.dump(est.model, tmp); tmp.replace(path)
+        _write_atomically(path, lambda tmp: sio.dump(est.model, tmp))
     _ESTIMATORS[champion.run_id] = est
     return est
 
@@ -152,15 +161,11 @@ def live_performance(log=None, # the prediction log; default `Settings.predictio
 _NO_ESTIMATE: dict = {}  # run id -> (unix time to ask again, why its run gave no estimator): this process's copy of the verdict files
 NO_ESTIMATE_RETRY_S = 600  # a run without out-of-fold predictions is asked again after this long, not at every view
 
-def _verdict_path(champion: Champion, cache_dir=None) -> Path:
-    "Where any process finds that `champion`'s run gave no estimator (beside the estimators themselves)"
-    return Path(cache_dir or get_settings().cache_dir)/'loss-estimators'/f'{champion.run_id}.none.json'
-
 def _no_estimate(champion: Champion, cache_dir=None) -> str | None:
     "Why `champion`'s run has no estimator, if that was found (in this or another process) less than `NO_ESTIMATE_RETRY_S` ago"
     seen = _NO_ESTIMATE.get(champion.run_id)
     if seen is None:
-        try: v = json.loads(_verdict_path(champion, cache_dir).read_text(encoding='utf-8')); seen = (float(v['retry_at']), str(v['why']))
+        try: v = json.loads(_cache_file(champion, cache_dir, '.none.json').read_text(encoding='utf-8')); seen = (float(v['retry_at']), str(v['why']))
         except (OSError, ValueError, TypeError, KeyError): return None  # none, or not one we wrote: ask the store
     return seen[1] if time.time() < seen[0] else None
 
@@ -170,10 +175,8 @@ def estimator_for(champion: Champion, tracking_uri: str | None = None, cache_dir
     try: return loss_estimator(champion, tracking_uri, cache_dir, data_path), None
     except NotFoundError as e:  # the run has no `predictions.npz` (or the store could not give it): not again at once, in any process
         _NO_ESTIMATE[champion.run_id] = seen = (time.time() + NO_ESTIMATE_RETRY_S, mask_uri(str(e)))
-        path = _verdict_path(champion, cache_dir)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(retry_at=seen[0], why=seen[1])), encoding='utf-8'); tmp.replace(path)
+        verdict = json.dumps(dict(retry_at=seen[0], why=seen[1]))
+        try: _write_atomically(_cache_file(champion, cache_dir, '.none.json'), lambda tmp: tmp.write_text(verdict, encoding='utf-8'))
         except OSError: pass  # nosec B110 - a read-only cache: this process still remembers
         return None, seen[1]
     except (HousingError, OSError) as e: return None, mask_uri(str(e))
