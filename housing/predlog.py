@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import queue
@@ -22,6 +23,8 @@ from fastcore.basics import patch
 from .config import as_unix, get_settings
 from .data import FEATURES
 from .errors import UnavailableError, InputError
+
+_log = logging.getLogger('housing.predlog')
 
 # %% auto #0
 __all__ = ['PREDICTION_COLUMNS', 'REQUEST_COLUMNS', 'LogError', 'prediction_row', 'request_row', 'PredictionLog', 'prune_log']
@@ -355,7 +358,9 @@ def _maintain(self: PredictionLog):
         if not isinstance(self._transaction(hb), LogError) and _room(self.path) >= _MIN_ROOM: self.last_error = None
     if self.retention_s > 0 and now >= self._next_prune and self.last_error is None:
         out = self._transaction(lambda con: _delete_before(con, now - self.retention_s))
-        if not isinstance(out, Exception): self.pruned += sum(out)
+        if isinstance(out, Exception):  # e.g. a table dropped by another process: the next transaction reconnects and recreates it
+            _log.warning('%s; rows older than %g days stay until the next try in an hour', out, self.retention_s / 86400)
+        else: self.pruned += sum(out)
         self._next_prune = now + 3600
 
 @patch

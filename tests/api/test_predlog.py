@@ -126,6 +126,22 @@ def test_the_writer_heals_by_itself_without_traffic(tmp_path):
     assert read_predictions(tmp_path/'log.db').request_id.tolist() == ['r1']
 
 
+def test_a_failed_retention_prune_is_a_warning_and_the_log_recreates_its_table(tmp_path, caplog):
+    "The hourly prune runs in the writer; when it fails (a table dropped by another process) it says so and the log heals"
+    with PredictionLog(tmp_path/'log.db', retention_days=1) as log:
+        log.write([prow(0)]); log.flush()  # the first prune (due at start) has run: `_maintain` follows each batch
+        con = sqlite3.connect(tmp_path/'log.db'); con.execute('DROP TABLE predictions'); con.commit(); con.close()
+        log._next_prune = 0  # the next hour has come
+        with caplog.at_level('WARNING', logger='housing.predlog'):
+            t = time.monotonic()
+            while not caplog.records and time.monotonic() - t < 10: time.sleep(0.05)
+        assert [r.getMessage() for r in caplog.records] == [
+            f"prediction log {tmp_path/'log.db'}: write failed (OperationalError: no such table: predictions); "
+            'rows older than 1 days stay until the next try in an hour']
+        assert log.write([prow(1)]) == 1 and log.healthy
+    assert read_predictions(tmp_path/'log.db').request_id.tolist() == ['r1']
+
+
 def test_prune_deletes_old_rows_and_retention_runs_in_the_writer(tmp_path):
     from housing.predlog import prune_log
     old, now = time.time() - 40 * 86400, time.time()
