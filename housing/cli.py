@@ -133,20 +133,22 @@ def train(model: str, # catalogue name (see `housing models`)
 
 @verb('train')
 def train_all(models: list[str] = None, # catalogue names (default: all)
-              *, param: list = None): # NAME VALUE: a notebook parameter for every model (seed, cv_folds, ...); repeatable
+              *, param: list = None, # NAME VALUE: a notebook parameter for every model (seed, cv_folds, ...); repeatable
+              jobs: int = 2): # training notebooks run at once, each in its own kernel (at most the CPUs)
     "train several catalogue models, continuing past failures"
     from housing.models import CATALOGUE
     from housing.runner import train_all as _train_all
-    results = _train_all(models or list(CATALOGUE), _notebook_params(param))
+    results = _train_all(models or list(CATALOGUE), _notebook_params(param), jobs=jobs)
     return 0 if all(r.ok for r in results) else 1
 
 # %% ../nbs/90_cli.ipynb #c019
 @verb('train')
 def pipeline(models: list[str] = None, # catalogue names (default: all)
-             *, force: bool = False): # retrain every model even if a finished run with the same key exists
+             *, force: bool = False, # retrain every model even if a finished run with the same key exists
+             jobs: int = 2): # training notebooks run at once, each in its own kernel (at most the CPUs)
     "data check -> train every model (reusing cached runs) -> promote the champion -> leaderboard"
     from housing.reports import pipeline as _pipeline
-    code = _pipeline(models or None, force=force)
+    code = _pipeline(models or None, force=force, jobs=jobs)
     _refresh_index(); return code
 
 @verb('train')

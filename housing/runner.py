@@ -20,7 +20,7 @@ from .errors import InputError
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'pipeline_notebook', 'parse_value', 'split_params', 'NotebookRun', 'render_html',
-           'shown_parameters', 'watch_progress', 'execute', 'run_training', 'attach_to_run', 'train_all',
+           'shown_parameters', 'watch_progress', 'execute', 'run_training', 'attach_to_run', 'start_order', 'train_all',
            'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
@@ -130,13 +130,14 @@ def watch_progress(path: Path, # JSON file holding {done, total}
                    name: str, # label of the line
                    interval: float = 0.5, # seconds between reads
                    file=None, # where to draw; default stderr
+                   leave: bool = True, # keep the finished bar on screen (False when several run at once)
                   ) -> Callable:
     "Draw a live progress line from `path` in a background thread; returns the function that stops it"
     from tqdm import tqdm
     path = Path(path); path.unlink(missing_ok=True)
     out = file or sys.stderr
     done, tty, t0 = threading.Event(), getattr(out, 'isatty', lambda: False)(), time.monotonic()
-    bar = tqdm(total=None, desc=f'  {name}', unit='step', file=out, leave=True, dynamic_ncols=True,
+    bar = tqdm(total=None, desc=f'  {name}', unit='step', file=out, leave=leave, dynamic_ncols=True,
                bar_format='{desc}: {n_fmt}/{total_fmt} steps (CV folds + final fit) [{elapsed}]') if tty else None
     def poll():
         last = None
@@ -159,6 +160,7 @@ def watch_progress(path: Path, # JSON file holding {done, total}
 def execute(notebook: Path, output: Path, parameters: dict, name: str = '', progress: bool = False,
             watch: Path | None = None, # a progress file the notebook writes (`housing.train.progress_writer`): shown live
             render: bool = True, # also render the HTML (with code) beside `output`; False: the caller renders it its own way
+            leave: bool = True, # keep the finished progress bar on screen
            ) -> NotebookRun:
     "Execute `notebook` with papermill into `output`, render it (unless told not to), and time it"
     import papermill as pm
@@ -166,7 +168,7 @@ def execute(notebook: Path, output: Path, parameters: dict, name: str = '', prog
     output.parent.mkdir(parents=True, exist_ok=True)
     res = NotebookRun(name or Path(notebook).stem, output)
     t = time.perf_counter()
-    stop = watch_progress(watch, res.name) if watch else None
+    stop = watch_progress(watch, res.name, leave=leave) if watch else None
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(get_settings().root),
                             kernel_name='python3', progress_bar=progress, log_output=False,
@@ -203,6 +205,7 @@ def run_training(model: str, # catalogue name
                  progress: bool = False, # draw a live progress line while it trains
                  force: bool = False, # train even if a finished run has the same key
                  data_sha256: str | None = None, # content hash of the data; default: load it and hash it
+                 leave: bool = True, # keep the finished progress bar on screen
                 ) -> NotebookRun:
     "Train one catalogue model through the training notebook, or reuse a finished run with the same key"
     from housing.runcache import find_run, run_key
@@ -220,7 +223,7 @@ def run_training(model: str, # catalogue name
         return _cached(model, hit, out, params.get('tracking_uri'), t0)
     watch = out.with_name(f'.{model}.progress.json')
     res = execute(s.pipelines_dir/'train.ipynb', out, {'model': model, **params, 'progress_file': str(watch) if progress else None},
-                  name=model, watch=watch if progress else None)
+                  name=model, watch=watch if progress else None, leave=leave)
     return attach_to_run(res, params.get('tracking_uri'), key, parts)
 
 def attach_to_run(res: NotebookRun, tracking_uri: str | None = None, key: str | None = None, parts: dict | None = None) -> NotebookRun:
@@ -242,27 +245,67 @@ def _result_line(r: NotebookRun) -> str:
     if r.ok: return f"ok in {r.wall_s:.1f} s (CPU {m.get('cpu_s', float('nan')):.1f} s): {scores}"
     return f'FAILED in {r.wall_s:.1f} s: {r.error[:300]} (see {r.html or r.output})'
 
+def start_order(models: list[str]) -> list[str]:
+    "The order `train_all` starts `models` in: members of the ensembles asked for, then the other models, ensembles last"
+    wanted = {m for e in models for m in CATALOGUE[e].members}
+    members = [m for m in models if m in wanted]
+    others = [m for m in models if m not in wanted and not CATALOGUE[m].members][::-1]  # the catalogue lists them lightest first
+    return members + others + [m for m in models if CATALOGUE[m].members]
+
+def _next_ready(queue: list[str], running: set) -> str | None:
+    "The first model in `queue` with no member waiting or training (an ensemble before the rest); None: wait for one to finish"
+    ready = [m for m in queue if not set(CATALOGUE[m].members) & (set(queue) | running)]
+    if not ready and queue and not running: return queue[0]  # never wait on nothing
+    return next((m for m in ready if CATALOGUE[m].members), ready[0] if ready else None)
+
+def _between_bars(echo):
+    "`echo`, or for `print` to a terminal, tqdm's write: a line goes above the live progress bars, not through them"
+    if echo is not print or not sys.stdout.isatty(): return echo
+    from tqdm import tqdm
+    return lambda line: tqdm.write(line, file=sys.stdout)
+
+# %% ../nbs/41_runner.ipynb #c031b
 def train_all(models=None, # catalogue names; default the whole catalogue
               params: dict | None = None, # notebook parameters for every model
               echo=print, # where the lines go
               force: bool = False, # retrain even when an identical finished run exists
               progress: bool = True, # live progress line per model
               output_dir: Path | None = None, # where executed notebooks go; default reports/runs
+              jobs: int = 1, # notebooks run at once (each in its own kernel); at most the number of CPUs
              ) -> list[NotebookRun]:
-    "Train each model in turn (reusing identical finished runs), continuing past failures, with progress and a summary"
+    "Train the models, `jobs` at a time (reusing identical finished runs), each ensemble once its members are done; continues past failures"
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     from housing.data import content_hash, load_housing
-    models = list(models or CATALOGUE)
+    models = list(dict.fromkeys(models or CATALOGUE))
     for m in models: check_model_name(m)
-    models.sort(key=lambda m: bool(CATALOGUE[m].members))  # ensembles after their members
-    sha = content_hash(load_housing((params or {}).get('data_path')))
-    results = []
-    for i, m in enumerate(models, 1):
-        echo(f'[{i}/{len(models)}] {m}'); sys.stdout.flush()
-        r = run_training(m, params, output_dir, progress=progress, force=force, data_sha256=sha)
-        results.append(r)
-        echo(f'  {_result_line(r)}')
-    echo(summary_table(results))
-    return results
+    if not isinstance(jobs, int) or jobs < 1: raise InputError(f'jobs={jobs!r}: expected a whole number of notebooks to run at once, 1 or more')
+    jobs = min(jobs, os.cpu_count() or 1, len(models))
+    params = dict(params or {})
+    sha = content_hash(load_housing(params.get('data_path')))
+    if jobs > 1:  # one process creates the store and the experiment: kernels creating a new SQLite store at once fail
+        from housing.tracking import ensure_experiment
+        from housing.train import quiet_mlflow
+        quiet_mlflow()  # no database-migration chatter when the store is new
+        ensure_experiment(params.get('tracking_uri'), params.get('experiment'))
+    say = _between_bars(echo) if jobs > 1 and progress else echo
+    queue, running, results = start_order(models), {}, {}
+    def train(m: str) -> NotebookRun:
+        return run_training(m, params, output_dir, progress=progress, force=force, data_sha256=sha, leave=jobs == 1)
+    with ThreadPoolExecutor(jobs, thread_name_prefix='train') as pool:
+        while queue or running:
+            while len(running) < jobs and (m := _next_ready(queue, set(running.values()))):
+                queue.remove(m); results[m] = None
+                say(f'[{len(results)}/{len(models)}] {m}'); sys.stdout.flush()
+                running[pool.submit(train, m)] = m
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                m = running.pop(f)
+                r = results[m] = f.result()
+                say(f"  {m + ': ' if jobs > 1 else ''}{_result_line(r)}")
+    out = list(results.values())
+    echo(summary_table(out))
+    return out
 
 def summary_table(results: list[NotebookRun]) -> str:
     "A plain-text summary of training runs"

@@ -16,9 +16,9 @@ from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri, sqlite_f
 from .errors import ModelNotFound, ModelRefused, StoreNotFound  # noqa: F401 - re-exported: callers import them from here
 
 # %% auto #0
-__all__ = ['EXPERIMENT_KIND', 'configure', 'require_store', 'code_hash', 'git_commit', 'client', 'parse_models_uri',
-           'describe_training_run', 'ui_url', 'ModelCard', 'describe_model', 'champion_run_id', 'record_digest',
-           'LoadedModel', 'load_model', 'export_model', 'Promotion', 'ranked_versions', 'promote_best',
+__all__ = ['EXPERIMENT_KIND', 'configure', 'ensure_experiment', 'require_store', 'code_hash', 'git_commit', 'client',
+           'parse_models_uri', 'describe_training_run', 'ui_url', 'ModelCard', 'describe_model', 'champion_run_id',
+           'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'ranked_versions', 'promote_best',
            'mark_run_failed', 'attach_files']
 
 # %% ../nbs/04_tracking.ipynb #c005
@@ -28,19 +28,27 @@ def configure(tracking_uri: str | None = None, # MLflow tracking URI; default fr
              ) -> str:
     "Point MLflow at the store and make sure the experiment exists (artifacts under `mlartifacts/` for a local store); returns its id"
     import mlflow
-    s = get_settings()
-    uri = tracking_uri or s.tracking_uri
+    uri = tracking_uri or get_settings().tracking_uri
+    exp_id = ensure_experiment(uri, experiment)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    name = experiment or s.experiment
-    from housing.relocate import artifact_root, relocate_store
-    relocate_store(uri)  # a moved or copied store: new runs go beside it, not to the old folder
-    exp = mlflow.get_experiment_by_name(name)
-    if exp is None: exp_id = mlflow.create_experiment(name, artifact_location=artifact_root(uri))
-    else: exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+def ensure_experiment(tracking_uri: str | None = None, # MLflow tracking URI; default from `get_settings()`
+                      experiment: str | None = None, # experiment name; default from `get_settings()`
+                     ) -> str:
+    "Create the store (a new SQLite file gets its tables) and the experiment if missing, without touching MLflow's process-wide settings; its id"
+    import mlflow
+    from housing.relocate import artifact_root, relocate_store
+    s = get_settings()
+    uri, name = tracking_uri or s.tracking_uri, experiment or s.experiment
+    relocate_store(uri)  # a moved or copied store: new runs go beside it, not to the old folder
+    c = mlflow.MlflowClient(uri, uri)
+    exp = c.get_experiment_by_name(name)
+    exp_id = c.create_experiment(name, artifact_location=artifact_root(uri)) if exp is None else exp.experiment_id
     if exp is None or exp.tags.get('mlflow.experimentKind') != EXPERIMENT_KIND:
-        mlflow.set_experiment_tag('mlflow.experimentKind', EXPERIMENT_KIND)
+        c.set_experiment_tag(exp_id, 'mlflow.experimentKind', EXPERIMENT_KIND)
     return exp_id
 
 # %% ../nbs/04_tracking.ipynb #c007
