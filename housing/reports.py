@@ -164,7 +164,7 @@ def pipeline(models=None, # catalogue names; default all
     "Data check -> train-all (cached where unchanged) -> promote -> leaderboard; returns a process exit code"
     import warnings
     from housing.data import DataMismatchWarning, content_hash, load_housing
-    from housing.runner import train_all
+    from housing.runner import lanes, train_all
     from housing.promotion import promote
     from housing.tracking import ModelNotFound
     t0, params = time.perf_counter(), dict(params or {})
@@ -175,6 +175,7 @@ def pipeline(models=None, # catalogue names; default all
     echo(f"data: {df.shape[0]:,} rows from {df.attrs.get('source')}, sha256 {content_hash(df)[:12]}"
          + ('' if not caught else f' -- WARNING: {caught[0].message}'))
     results = train_all(models, params, echo=echo, force=force, output_dir=out/'runs', jobs=jobs)
+    jobs = lanes(jobs, len(results))  # as many as really ran at once
     ok = [r for r in results if r.ok]
     try:
         if ok: echo(str(promote(tracking_uri=params.get('tracking_uri'))))  # gated: the champion moves only to a better, behaving version

@@ -20,8 +20,8 @@ from .errors import InputError
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'pipeline_notebook', 'parse_value', 'split_params', 'NotebookRun', 'render_html',
-           'shown_parameters', 'watch_progress', 'execute', 'run_training', 'attach_to_run', 'start_order', 'train_all',
-           'summary_table']
+           'shown_parameters', 'watch_progress', 'execute', 'run_training', 'attach_to_run', 'start_order', 'lanes',
+           'train_all', 'summary_table']
 
 # %% ../nbs/41_runner.ipynb #c005
 def pipeline_notebook(name: str) -> Path: # file name in `nbs/pipelines/`, e.g. 'drift_report.ipynb'
@@ -258,6 +258,15 @@ def _next_ready(queue: list[str], running: set) -> str | None:
     if not ready and queue and not running: return queue[0]  # never wait on nothing
     return next((m for m in ready if CATALOGUE[m].members), ready[0] if ready else None)
 
+def lanes(jobs: int, # notebooks asked to run at once
+          n: int, # models to train
+         ) -> int:
+    "How many notebooks `train_all` really runs at once: `jobs`, at most the CPUs and the models (at least 1)"
+    import os
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f'jobs={jobs!r}: expected a whole number of notebooks to run at once, 1 or more')
+    return max(1, min(jobs, os.cpu_count() or 1, n))
+
 def _between_bars(echo):
     "`echo`, or for `print` to a terminal, tqdm's write: a line goes above the live progress bars, not through them"
     if echo is not print or not sys.stdout.isatty(): return echo
@@ -274,13 +283,11 @@ def train_all(models=None, # catalogue names; default the whole catalogue
               jobs: int = 1, # notebooks run at once (each in its own kernel); at most the number of CPUs
              ) -> list[NotebookRun]:
     "Train the models, `jobs` at a time (reusing identical finished runs), each ensemble once its members are done; continues past failures"
-    import os
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     from housing.data import content_hash, load_housing
     models = list(dict.fromkeys(models or CATALOGUE))
     for m in models: check_model_name(m)
-    if not isinstance(jobs, int) or jobs < 1: raise InputError(f'jobs={jobs!r}: expected a whole number of notebooks to run at once, 1 or more')
-    jobs = min(jobs, os.cpu_count() or 1, len(models))
+    jobs = lanes(jobs, len(models))
     params = dict(params or {})
     sha = content_hash(load_housing(params.get('data_path')))
     if jobs > 1:  # one process creates the store and the experiment: kernels creating a new SQLite store at once fail
