@@ -16,10 +16,17 @@ from .config import CHAMPION_ALIAS, MODEL_NAME, get_settings, mask_uri, sqlite_f
 from .errors import ModelNotFound, ModelRefused, StoreNotFound  # noqa: F401 - re-exported: callers import them from here
 
 # %% auto #0
-__all__ = ['EXPERIMENT_KIND', 'configure', 'ensure_experiment', 'require_store', 'code_hash', 'git_commit', 'client',
+__all__ = ['EXPERIMENT_KIND', 'client', 'configure', 'ensure_experiment', 'require_store', 'code_hash', 'git_commit',
            'parse_models_uri', 'describe_training_run', 'ui_url', 'ModelCard', 'describe_model', 'champion_run_id',
            'record_digest', 'LoadedModel', 'load_model', 'export_model', 'Promotion', 'ranked_versions', 'promote_best',
            'mark_run_failed', 'attach_files']
+
+# %% ../nbs/04_tracking.ipynb #c014
+def client(tracking_uri: str | None = None): # MLflow tracking URI; default from settings
+    "An `MlflowClient` on `tracking_uri` for both tracking and registry"
+    import mlflow
+    uri = tracking_uri or get_settings().tracking_uri
+    return mlflow.MlflowClient(uri, uri)
 
 # %% ../nbs/04_tracking.ipynb #c005
 EXPERIMENT_KIND = 'custom_model_development'  # `mlflow.experimentKind` the MLflow UI reads: training runs, not GenAI traces
@@ -39,12 +46,11 @@ def ensure_experiment(tracking_uri: str | None = None, # MLflow tracking URI; de
                       experiment: str | None = None, # experiment name; default from `get_settings()`
                      ) -> str:
     "Create the store (a new SQLite file gets its tables) and the experiment if missing, without touching MLflow's process-wide settings; its id"
-    import mlflow
     from housing.relocate import artifact_root, relocate_store
     s = get_settings()
     uri, name = tracking_uri or s.tracking_uri, experiment or s.experiment
     relocate_store(uri)  # a moved or copied store: new runs go beside it, not to the old folder
-    c = mlflow.MlflowClient(uri, uri)
+    c = client(uri)
     exp = c.get_experiment_by_name(name)
     exp_id = c.create_experiment(name, artifact_location=artifact_root(uri)) if exp is None else exp.experiment_id
     if exp is None or exp.tags.get('mlflow.experimentKind') != EXPERIMENT_KIND:
@@ -79,13 +85,6 @@ def git_commit(root: Path | None = None) -> str:
         dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()  # nosec B603 B607
         return sha + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return 'unknown'
-
-# %% ../nbs/04_tracking.ipynb #c014
-def client(tracking_uri: str | None = None): # MLflow tracking URI; default from settings
-    "An `MlflowClient` on `tracking_uri` for both tracking and registry"
-    import mlflow
-    uri = tracking_uri or get_settings().tracking_uri
-    return mlflow.MlflowClient(uri, uri)
 
 # %% ../nbs/04_tracking.ipynb #c016
 def parse_models_uri(uri: str):
