@@ -13,11 +13,13 @@ __all__ = ['ClippedRegressor', 'single_thread', 'predict_one_thread']
 
 # %% ../nbs/07_estimators.ipynb #c005
 class ClippedRegressor(RegressorMixin, BaseEstimator):
-    "Fit `regressor` (on `log(y)` if `log_target`); predict on one thread, clipped to the training target range"
+    "Fit `regressor` (on `log(y)` if `log_target`); predict on one thread, clipped to the training target range, averaged over views"
     def __init__(self, regressor=None, # any scikit-learn regressor (cloned when fitting)
                  log_target: bool = False, # fit on log(y) and predict exp(.)
+                 views: int = 1, # the last `views` blocks of `view_width` columns are views of the same features (`NeighbourPrices`)
+                 view_width: int = 0, # columns in one view
                 ):
-        self.regressor, self.log_target = regressor, log_target
+        self.regressor, self.log_target, self.views, self.view_width = regressor, log_target, views, view_width
 
     def fit(self, X, y):
         from sklearn.base import clone
@@ -26,18 +28,35 @@ class ClippedRegressor(RegressorMixin, BaseEstimator):
         if self.log_target and (y <= 0).any(): raise ValueError('log_target=True needs positive targets')
         self.low_, self.high_ = float(y.min()), float(y.max())
         self.n_features_in_ = np.shape(X)[1]
-        self.regressor_ = clone(self.regressor).fit(X, np.log(y) if self.log_target else y)
+        views = _views(self, X)
+        if any(not np.array_equal(v, views[0]) for v in views[1:]):
+            raise ValueError(f'X: the {self.views} views of {self.view_width} columns differ on training rows; '
+                             'expected one block repeated, as NeighbourPrices.fit_transform writes it (check views and view_width)')
+        self.regressor_ = clone(self.regressor).fit(views[0], np.log(y) if self.log_target else y)
         single_thread(self.regressor_)
         return self
 
     def predict(self, X) -> np.ndarray:
-        p = predict_one_thread(self.regressor_, X)
+        views = _views(self, X)
+        p = predict_one_thread(self.regressor_, np.vstack(views) if len(views) > 1 else views[0])  # one call for all views
         if self.log_target: p = np.exp(p)
-        return np.clip(p, self.low_, self.high_)
+        return np.clip(p, self.low_, self.high_).reshape(len(views), -1).mean(0)
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__({'views': 1, 'view_width': 0, **state})  # stored before views existed: one view
         if 'regressor_' in state: single_thread(self.regressor_)
+
+# %% ../nbs/07_estimators.ipynb #c005b
+def _views(est, X) -> list:
+    "`X` as one matrix per view: the shared leading columns, then that view's block (just `X` for one view)"
+    if est.views == 1: return [X]
+    X = np.asarray(X, np.float64)
+    base = X.shape[1] - est.views * est.view_width
+    if est.view_width < 1 or base < 0 or (hasattr(est, 'n_features_in_') and X.shape[1] != est.n_features_in_):
+        raise ValueError(f'X: expected {getattr(est, "n_features_in_", "at least " + str(est.views * max(est.view_width, 1)))} columns '
+                         f'ending in {est.views} views of view_width={est.view_width}, got {X.shape[1]}')
+    lead = X[:, :base]
+    return [np.hstack([lead, X[:, base + v * est.view_width: base + (v + 1) * est.view_width]]) for v in range(est.views)]
 
 # %% ../nbs/07_estimators.ipynb #c006
 def _members(est):

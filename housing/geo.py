@@ -98,11 +98,19 @@ def _input_names(est, input_features):
 
 # %% ../nbs/05_geo.ipynb #y014
 class NeighbourPrices(TransformerMixin, BaseEstimator):
-    "Append price statistics of the k nearest training blocks; cross-fitted on training rows"
+    "Append price statistics of the k nearest training blocks; cross-fitted on training rows, one view per fold for new rows"
     def __init__(self, ks=(5, 10, 25, 50), # neighbourhood sizes
+                 local_ks=(25, 50), # neighbourhoods of the local price-income regression (each at most max(ks))
                  n_splits: int = 5, # folds for the out-of-fold features of training rows
+                 views: bool = True, # new rows get one block of features per fold (see below), else one from all rows
                  random_state: int = 42):
-        self.ks, self.n_splits, self.random_state = ks, n_splits, random_state
+        self.ks, self.local_ks, self.n_splits, self.views, self.random_state = ks, local_ks, n_splits, views, random_state
+
+    @property
+    def n_views(self) -> int: return self.n_splits if self.views else 1  # blocks of features appended
+
+    @property
+    def n_out(self) -> int: return 3 * len(self.ks) + 2 + 2 * len(self.local_ks)  # columns of one block
 
     def fit(self, X, y):
         X = as_array(X, extra=True)
@@ -110,61 +118,108 @@ class NeighbourPrices(TransformerMixin, BaseEstimator):
         if y.shape != (len(X),): raise ValueError(f'y: expected {len(X)} target values, got shape {y.shape}')
         if max(self.ks) > len(X) * (self.n_splits - 1) // self.n_splits:
             raise ValueError(f'ks: the largest k ({max(self.ks)}) must be below the rows of one training fold ({len(X)} rows, {self.n_splits} splits)')
+        self._check_local(y)
         self.n_features_in_ = X.shape[1]
         self.points_ = to_km(X[:, 6], X[:, 7])
-        self.values_ = np.column_stack([y, y / X[:, 0]])  # price, price per unit of income
+        self.values_ = np.column_stack([y, y / X[:, 0], X[:, 0]])  # price, price per unit of income, income
+        self.fold_ = _fold_numbers(len(X), self.n_splits, self.random_state)  # the cross-fitting folds
         self._build()
         return self
 
     def fit_transform(self, X, y):
-        "Fit, then out-of-fold features for the training rows: no row sees its own price"
-        from sklearn.model_selection import KFold
+        "Fit, then out-of-fold features for the training rows (no row sees its own price), repeated in every view"
         self.fit(X, y)
         X = as_array(X, extra=True)
-        out = np.empty((len(X), self._n_out()))
-        for rest, fold in KFold(self.n_splits, shuffle=True, random_state=self.random_state).split(X):
-            out[fold] = self._features(_kdtree(self.points_[rest]), self.values_[rest], X[fold])
-        return np.hstack([X, out])
+        out = np.empty((len(X), self.n_out))
+        for k in range(self.n_splits):
+            out[self.fold_ == k] = self._features(*self._near(self._trees[k], self._fold_values[k], X[self.fold_ == k]), X[self.fold_ == k])
+        return np.hstack([X] + [out] * self.n_views)
 
     def transform(self, X) -> np.ndarray:
+        "New rows: one block per fold, from the training rows outside it (`views`), else one block from all of them"
         X = as_array(X, extra=True)
-        return np.hstack([X, self._features(self._tree, self.values_, X)])
+        if not self.views: return np.hstack([X, self._features(*self._near(self._tree, self.values_, X), X)])
+        near = [self._near(t, v, X) for t, v in zip(self._trees, self._fold_values)]  # all views in one pass below
+        out = self._features(np.vstack([d for d, _ in near]), np.vstack([v for _, v in near]), np.tile(X, (len(near), 1)))
+        return np.hstack([X] + np.vsplit(out, len(near)))
 
-    def _features(self, tree, values, X):
-        kmax = max(self.ks)
-        dist, idx = tree.query(to_km(X[:, 6], X[:, 7]), k=kmax)
-        dist, idx = dist.reshape(len(X), kmax), idx.reshape(len(X), kmax)
-        price, per_income = values[idx, 0], values[idx, 1]
+    def _features(self, dist, near, X):
+        price, per_income = near[..., 0], near[..., 1]
         cols = []
         for k in self.ks:
             cols += [price[:, :k].mean(1), per_income[:, :k].mean(1) * X[:, 0], dist[:, k - 1]]
         w = 1.0 / (dist + 0.5)  # half a kilometre keeps blocks at the same spot finite
         cols += [(price * w).sum(1) / w.sum(1), price[:, :10].std(1)]
+        if self.local_ks: cols += _local_regression(np.log(price), np.log(near[..., 2]), w, np.log(X[:, 0]), self.local_ks)
         return np.column_stack(cols)
-
-    def _n_out(self): return 3 * len(self.ks) + 2
 
 # %% ../nbs/05_geo.ipynb #y016
 def _names_out(self, input_features=None):
-    names = list(_input_names(self, input_features))
-    for k in self.ks: names += [f'nb{k}_price', f'nb{k}_income_adjusted_price', f'nb{k}_km']
-    return np.array(names + ['nb_weighted_price', 'nb10_price_std'], dtype=object)
+    block = []
+    for k in self.ks: block += [f'nb{k}_price', f'nb{k}_income_adjusted_price', f'nb{k}_km']
+    block += ['nb_weighted_price', 'nb10_price_std']
+    for k in self.local_ks: block += [f'nb{k}_local_price', f'nb{k}_income_elasticity']
+    views = [block] + [[f'{n}_view{v}' for n in block] for v in range(2, self.n_views + 1)]
+    return np.array(list(_input_names(self, input_features)) + sum(views, []), dtype=object)
 
-def _build(self): self._tree = _kdtree(self.points_)
+def _build(self):
+    self._tree = _kdtree(self.points_)
+    fold = getattr(self, 'fold_', None)  # absent in a model stored before views existed
+    self._trees = [] if fold is None else [_kdtree(self.points_[fold != k]) for k in range(self.n_splits)]
+    self._fold_values = [] if fold is None else [self.values_[fold != k] for k in range(self.n_splits)]
 
 def _getstate(self):
-    state = dict(super(NeighbourPrices, self).__getstate__())  # a copy: the live object keeps its tree
-    state.pop('_tree', None)
+    state = dict(super(NeighbourPrices, self).__getstate__())  # a copy: the live object keeps its trees
+    for k in ('_tree', '_trees', '_fold_values'): state.pop(k, None)
     return state
 
 def _setstate(self, state):
+    if 'points_' in state and 'fold_' not in state:  # stored before views and local_ks: it computes what it did then
+        state = {**state, 'views': False, 'local_ks': ()}
     super(NeighbourPrices, self).__setstate__(state)
     if 'points_' in state: self._build()
 
-# the k-d tree is rebuilt from the stored points instead of being serialized (skops does not know it)
+# the k-d trees are rebuilt from the stored points instead of being serialized (skops does not know them)
 NeighbourPrices.get_feature_names_out, NeighbourPrices._build = _names_out, _build
 NeighbourPrices.__getstate__, NeighbourPrices.__setstate__ = _getstate, _setstate
 
 def _kdtree(points):
     from scipy.spatial import cKDTree
     return cKDTree(points)
+
+# %% ../nbs/05_geo.ipynb #y017
+def _check_local(self, y):
+    if not self.local_ks: return
+    if min(self.local_ks) < 2 or max(self.local_ks) > max(self.ks):
+        raise ValueError(f'local_ks: each must be between 2 and the largest of ks ({max(self.ks)}), got {tuple(self.local_ks)}')
+    if (y <= 0).any(): raise ValueError('y: the local price-income regression (local_ks) needs positive prices')
+
+def _near(self, tree, values, X):
+    "Distances to the nearest `max(ks)` blocks of `tree` and their `values` rows, nearest first"
+    kmax = max(self.ks)
+    dist, idx = tree.query(to_km(X[:, 6], X[:, 7]), k=kmax)
+    return dist.reshape(len(X), kmax), values[idx.reshape(len(X), kmax)]
+
+def _fold_numbers(n: int, n_splits: int, seed: int) -> np.ndarray:
+    "Fold of each of `n` rows under shuffled KFold (what `housing.crossval.fold_ids` computes, without importing it)"
+    from sklearn.model_selection import KFold
+    out = np.empty(n, np.int64)
+    for k, (_, f) in enumerate(KFold(n_splits, shuffle=True, random_state=seed).split(np.empty((n, 1)))): out[f] = k
+    return out
+
+NeighbourPrices._check_local, NeighbourPrices._near = _check_local, _near
+
+def _local_regression(log_price, # (n, kmax) log prices of each row's nearest training blocks, nearest first
+                      log_income, # (n, kmax) their log incomes
+                      w, # (n, kmax) their weights
+                      own, # (n,) each row's own log income
+                      ks) -> list:
+    "For each k: the k nearest blocks' weighted fit of log price on log income, read at the row's own income, and its slope"
+    cols = []
+    for k in ks:
+        wk, W = w[:, :k], w[:, :k].sum(1)
+        mi, mp = (wk * log_income[:, :k]).sum(1) / W, (wk * log_price[:, :k]).sum(1) / W
+        di = log_income[:, :k] - mi[:, None]
+        slope = ((wk * di * (log_price[:, :k] - mp[:, None])).sum(1) / W) / ((wk * di * di).sum(1) / W + 0.01)  # 0.01: finite where incomes barely vary
+        cols += [np.exp(mp + slope * (own - mi)), slope]
+    return cols

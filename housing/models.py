@@ -148,7 +148,7 @@ def make_model(name: str, params: dict | None = None):
         else:
             raise ModelConfigError(f"unknown parameter {k!r} for model {name!r}; valid parameters: {', '.join(sorted(own))} "
                                    f"(or a pipeline path such as {prefix}{sorted(own)[0]})")
-    return pipe.set_params(**qualified)
+    return _wire_views(name, pipe.set_params(**qualified))
 
 def final_estimator(pipeline):
     "The estimator at the end of a catalogue pipeline, unwrapped from `ClippedRegressor` (fitted if the pipeline is)"
@@ -176,6 +176,19 @@ def estimator_libraries(model) -> list[str]:
                     if isinstance(t, tuple) and hasattr(t[-1], 'get_params'): walk(t[-1])
     walk(model)
     return sorted(out)
+
+# %% ../nbs/03_models.ipynb #c011b
+def _wire_views(name: str, pipe):
+    "Tell every `ClippedRegressor` in `pipe` how many views of how many columns its neighbours step appends"
+    nb = dict(pipe.steps).get('neighbours')
+    if nb is None: return pipe
+    from housing.estimators import ClippedRegressor
+    clipped = [v for v in pipe.get_params(deep=True).values() if isinstance(v, ClippedRegressor)]
+    if nb.n_views > 1 and not clipped:
+        raise ModelConfigError(f'model {name!r}: its neighbours step appends {nb.n_views} views of its features, which only a '
+                               'ClippedRegressor averages; set clip=True in its ModelSpec, or pass neighbours__views=False')
+    for c in clipped: c.set_params(views=nb.n_views, view_width=nb.n_out)
+    return pipe
 
 # %% ../nbs/03_models.ipynb #tt001
 TRUSTED_STEP_TYPES = {'ratios': ('housing.features.RatioFeatures',), 'scale': (), 'geo': ('housing.geo.GeoFeatures',),
