@@ -180,8 +180,9 @@ def plot_residuals(result: TrainResult):
     ax.axhline(0, color='k', lw=1); ax.set_xlabel('predicted'); ax.set_ylabel('predicted - actual')
     ax.set_title(f'{result.model}: residuals'); fig.tight_layout(); return fig
 
-def feature_importance(result: TrainResult, n_repeats: int = 3, max_rows: int = 2000) -> pd.Series:
+def feature_importance(result: TrainResult, n_repeats: int = 2, max_rows: int = 1000) -> pd.Series:
     "Permutation importance (increase in RMSE) of the 8 input features on a test sample"
+    # 8 x n_repeats x max_rows predictions, each one per neighbour view for a geographic model: 16,000 rows keep it cheap
     from sklearn.inspection import permutation_importance
     X = result.X_test.iloc[:max_rows]; y = result.y_test.iloc[:max_rows]
     imp = permutation_importance(result.pipeline, X, y, n_repeats=n_repeats, random_state=result.seed,
