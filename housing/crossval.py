@@ -15,22 +15,13 @@ import numpy as np
 import pandas as pd
 
 from .config import get_settings
+from .data import fold_ids  # the fold protocol lives beside the split (re-exported here)
 from .errors import ConflictError
 
 # %% auto #0
-__all__ = ['fold_ids', 'fold_hash', 'FeatureCache', 'fit_pipeline', 'OutOfFold', 'fold_scores', 'out_of_fold', 'check_same_folds']
+__all__ = ['fold_hash', 'FeatureCache', 'fit_pipeline', 'OutOfFold', 'fold_scores', 'out_of_fold', 'check_same_folds']
 
 # %% ../nbs/08_crossval.ipynb #c005
-def fold_ids(n: int, # rows of the training part
-             folds: int = 5, # CV folds
-             seed: int = 42, # shuffle seed
-            ) -> np.ndarray:
-    "Fold number of each of `n` rows under shuffled `folds`-fold CV with `seed`"
-    from sklearn.model_selection import KFold
-    out = np.empty(n, np.int64)
-    for k, (_, valid) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.empty((n, 1)))): out[valid] = k
-    return out
-
 def fold_hash(index, # index labels of the training rows, in order
               ids: np.ndarray, # their fold numbers (`fold_ids`)
              ) -> str:

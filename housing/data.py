@@ -22,7 +22,7 @@ from .errors import InputError
 # %% auto #0
 __all__ = ['RAW_COLUMNS', 'FEATURES', 'TARGET', 'TARGET_CAP', 'RAW_FILENAME', 'FEATURE_RULES', 'CROSS_RULES', 'Rule',
            'row_problems', 'frame_problems', 'DataError', 'canonical_from_raw', 'resolve_raw_path', 'content_hash',
-           'DataMismatchWarning', 'read_manifest', 'check_manifest', 'load_housing', 'split_train_test',
+           'DataMismatchWarning', 'read_manifest', 'check_manifest', 'load_housing', 'split_train_test', 'fold_ids',
            'feature_ranges', 'build_manifest']
 
 # %% ../nbs/01_data.ipynb #c015
@@ -239,6 +239,16 @@ def split_train_test(df: pd.DataFrame, test_size: float = 0.2, seed: int = 42):
     "Deterministic split into `X_train, X_test, y_train, y_test` (scikit-learn's `train_test_split`)"
     from sklearn.model_selection import train_test_split
     return train_test_split(df[FEATURES], df[TARGET], test_size=test_size, random_state=seed)
+
+def fold_ids(n: int, # rows of the training part
+             folds: int = 5, # CV folds
+             seed: int = 42, # shuffle seed
+            ) -> np.ndarray:
+    "Fold number of each of `n` rows under shuffled `folds`-fold CV with `seed`"
+    from sklearn.model_selection import KFold
+    out = np.empty(n, np.int64)
+    for k, (_, valid) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.empty((n, 1)))): out[valid] = k
+    return out
 
 # %% ../nbs/01_data.ipynb #c039
 def feature_ranges(X: pd.DataFrame) -> dict:

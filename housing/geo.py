@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from .data import fold_ids
 from .features import as_array
 
 # %% auto #0
@@ -122,7 +123,7 @@ class NeighbourPrices(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.points_ = to_km(X[:, 6], X[:, 7])
         self.values_ = np.column_stack([y, y / X[:, 0], X[:, 0]])  # price, price per unit of income, income
-        self.fold_ = _fold_numbers(len(X), self.n_splits, self.random_state)  # the cross-fitting folds
+        self.fold_ = fold_ids(len(X), self.n_splits, self.random_state)  # the cross-fitting folds
         self._build()
         return self
 
@@ -163,7 +164,7 @@ def _names_out(self, input_features=None):
     return np.array(list(_input_names(self, input_features)) + sum(views, []), dtype=object)
 
 def _build(self):
-    self._tree = _kdtree(self.points_)
+    self._tree = None if self.views else _kdtree(self.points_)  # all rows: only without views
     fold = getattr(self, 'fold_', None)  # absent in a model stored before views existed
     self._trees = [] if fold is None else [_kdtree(self.points_[fold != k]) for k in range(self.n_splits)]
     self._fold_values = [] if fold is None else [self.values_[fold != k] for k in range(self.n_splits)]
@@ -199,13 +200,6 @@ def _near(self, tree, values, X):
     kmax = max(self.ks)
     dist, idx = tree.query(to_km(X[:, 6], X[:, 7]), k=kmax)
     return dist.reshape(len(X), kmax), values[idx.reshape(len(X), kmax)]
-
-def _fold_numbers(n: int, n_splits: int, seed: int) -> np.ndarray:
-    "Fold of each of `n` rows under shuffled KFold (what `housing.crossval.fold_ids` computes, without importing it)"
-    from sklearn.model_selection import KFold
-    out = np.empty(n, np.int64)
-    for k, (_, f) in enumerate(KFold(n_splits, shuffle=True, random_state=seed).split(np.empty((n, 1)))): out[f] = k
-    return out
 
 NeighbourPrices._check_local, NeighbourPrices._near = _check_local, _near
 
