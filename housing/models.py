@@ -220,7 +220,7 @@ def trusted_types(model) -> list[str]:
     import skops.io as sio
     return check_trusted(sio.get_untrusted_types(data=sio.dumps(model)))
 
-# %% ../nbs/03_models.ipynb #c020
+# %% ../nbs/03_models.ipynb #c020b
 def catalogue_trusted_types(name: str) -> list[str]: # catalogue model name
     "The types a fitted catalogue model `name` may hold beyond skops' defaults, declared here (never read from a file)"
     spec = check_model_name(name)

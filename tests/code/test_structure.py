@@ -83,3 +83,12 @@ def test_import_housing_stays_light():
     code = ('import sys; import housing, housing.config, housing.errors, housing.data, housing.models, housing.cli; '
             'print(sorted(m for m in ("mlflow", "sklearn", "fastapi", "matplotlib", "streamlit") if m in sys.modules))')
     assert subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.strip() == '[]'
+
+
+def test_notebook_cell_ids_are_unique():
+    "nbdev names each exported cell by its id (`# %% ../nbs/x.ipynb #id`): a repeated id points at two cells"
+    repeated = {}
+    for nb in sorted((ROOT/'nbs').rglob('*.ipynb')):
+        ids = [c.get('id') for c in json.loads(nb.read_text(encoding='utf-8'))['cells']]
+        if dup := sorted({i for i in ids if ids.count(i) > 1}): repeated[str(nb.relative_to(ROOT))] = dup
+    assert not repeated, f'give these cells new ids: {repeated}'
