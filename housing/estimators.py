@@ -28,11 +28,13 @@ class ClippedRegressor(RegressorMixin, BaseEstimator):
         if self.log_target and (y <= 0).any(): raise ValueError('log_target=True needs positive targets')
         self.low_, self.high_ = float(y.min()), float(y.max())
         self.n_features_in_ = np.shape(X)[1]
-        views = _views(self, X)
-        if any(not np.array_equal(v, views[0]) for v in views[1:]):
-            raise ValueError(f'X: the {self.views} views of {self.view_width} columns differ on training rows; '
-                             'expected one block repeated, as NeighbourPrices.fit_transform writes it (check views and view_width)')
-        self.regressor_ = clone(self.regressor).fit(views[0], np.log(y) if self.log_target else y)
+        if self.views > 1:  # fit on the shared columns and the first view, once the others are seen to repeat it
+            lead, blocks = _view_blocks(self, X)
+            if any(not np.array_equal(b, blocks[0]) for b in blocks[1:]):
+                raise ValueError(f'X: the {self.views} views of {self.view_width} columns differ on training rows; '
+                                 'expected one block repeated, as NeighbourPrices.fit_transform writes it (check views and view_width)')
+            X = np.hstack([lead, blocks[0]])
+        self.regressor_ = clone(self.regressor).fit(X, np.log(y) if self.log_target else y)
         single_thread(self.regressor_)
         return self
 
@@ -50,13 +52,17 @@ class ClippedRegressor(RegressorMixin, BaseEstimator):
 def _views(est, X) -> list:
     "`X` as one matrix per view: the shared leading columns, then that view's block (just `X` for one view)"
     if est.views == 1: return [X]
+    lead, blocks = _view_blocks(est, X)
+    return [np.hstack([lead, b]) for b in blocks]
+
+def _view_blocks(est, X) -> tuple:
+    "The shared leading columns of `X` and its `views` blocks of `view_width` columns (slices of `X`, not copies)"
     X = np.asarray(X, np.float64)
-    base = X.shape[1] - est.views * est.view_width
-    if est.view_width < 1 or base < 0 or (hasattr(est, 'n_features_in_') and X.shape[1] != est.n_features_in_):
-        raise ValueError(f'X: expected {getattr(est, "n_features_in_", "at least " + str(est.views * max(est.view_width, 1)))} columns '
-                         f'ending in {est.views} views of view_width={est.view_width}, got {X.shape[1]}')
-    lead = X[:, :base]
-    return [np.hstack([lead, X[:, base + v * est.view_width: base + (v + 1) * est.view_width]]) for v in range(est.views)]
+    base, fitted = X.shape[1] - est.views * est.view_width, getattr(est, 'n_features_in_', None)
+    if est.view_width < 1 or base < 0 or (fitted is not None and X.shape[1] != fitted):
+        want = fitted if fitted is not None else f'at least {est.views * max(est.view_width, 1)}'
+        raise ValueError(f'X: expected {want} columns ending in {est.views} views of view_width={est.view_width}, got {X.shape[1]}')
+    return X[:, :base], [X[:, base + v * est.view_width: base + (v + 1) * est.view_width] for v in range(est.views)]
 
 # %% ../nbs/07_estimators.ipynb #c006
 def _members(est):
