@@ -12,9 +12,9 @@ expected = cfg_keys + 'lib_name user branch license status min_python audience l
 for o in expected: assert o in cfg, f'missing expected setting: {o}'
 setup_cfg = {o: cfg[o] for o in cfg_keys}
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # settings.ini's name -> SPDX expression (license classifiers are deprecated)
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
+lic = licenses.get(cfg['license'].lower(), cfg['license'])
 requirements = shlex.split(cfg.get('requirements', ''))
 # every `NAME_requirements` key but `dev_requirements` is the extra `NAME` (dashboard, notebooks, server, ...);
 # `[dev]` is all of them plus the dev tools, so `pip install -e '.[dev]'` is the whole working environment
@@ -23,13 +23,13 @@ extras['dev'] = [r for v in extras.values() for r in v] + shlex.split(cfg.get('d
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license=lic[0],
+    license_expression=lic,
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: ' + cfg['min_python'],
-    ] + (['License :: ' + lic[1]] if lic[1] else []),
+    ],
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['housing', 'housing.*']),
     include_package_data=True,
