@@ -133,7 +133,8 @@ class NeighbourPrices(TransformerMixin, BaseEstimator):
         X = as_array(X, extra=True)
         out = np.empty((len(X), self.n_out))
         for k in range(self.n_splits):
-            out[self.fold_ == k] = self._features(*self._near(self._trees[k], self._fold_values[k], X[self.fold_ == k]), X[self.fold_ == k])
+            rows = self.fold_ == k
+            out[rows] = self._features(*self._near(self._trees[k], self._fold_values[k], X[rows]), X[rows])
         return np.hstack([X] + [out] * self.n_views)
 
     def transform(self, X) -> np.ndarray:
